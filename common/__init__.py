@@ -1,0 +1,1 @@
+"""Shared runtime of modelzoo-bench (see common/README.md)."""

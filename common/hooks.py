@@ -1,0 +1,95 @@
+"""The step-line hook: one parseable line per logged step, every step's time and loss recorded.
+
+Default line (fields as available):
+    step = 100, loss = 2.345678, lr = 1.000000e-04, loss_scale = 1024, examples/sec = 123.45
+Step numbers are the step being executed (0-based, as Estimator's own `loss = X, step = N`).
+"""
+import time
+
+import tensorflow.compat.v1 as tf
+
+
+def default_line(record):
+    parts = ["step = %d" % record["step"], "loss = %.6f" % record["loss"]]
+    if "lr" in record:
+        parts.append("lr = %.6e" % record["lr"])
+    if "loss_scale" in record:
+        parts.append("loss_scale = %g" % record["loss_scale"])
+    if record.get("overflow"):
+        parts.append("overflow = 1")
+    if record.get("examples_per_sec") is not None:
+        parts.append("examples/sec = %.2f" % record["examples_per_sec"])
+    return ", ".join(parts)
+
+
+class StepLoggerHook(tf.train.SessionRunHook):
+    """Fetches the loss and extra scalars every step; prints a line every `every_n` steps.
+
+    Args:
+      loss: scalar loss tensor.
+      tensors: dict name -> scalar tensor (lr, loss_scale, overflow, ...), printed when present.
+      batch_size: examples per step on this device (for examples/sec).
+      every_n: print cadence (iterations_per_loop); the last step is always printed.
+      on_step: callback(step, loss, step_seconds) for every step (the RunRecorder).
+      on_log: callback(record) for every printed step.
+      line_format: callable(record) -> str; default `default_line`.
+    """
+
+    def __init__(self, loss, tensors=None, batch_size=1, every_n=1, on_step=None, on_log=None,
+                 line_format=None):
+        self._fetches = {"loss": loss}
+        self._fetches.update({k: v for k, v in (tensors or {}).items() if v is not None})
+        self._batch_size = batch_size
+        self._every_n = max(1, int(every_n))
+        self._on_step = on_step
+        self._on_log = on_log
+        self._format = line_format or default_line
+
+    def begin(self):
+        self._global_step = tf.train.get_global_step()
+        if self._global_step is None:
+            raise RuntimeError("StepLoggerHook needs a global step")
+
+    def after_create_session(self, session, coord):
+        del coord
+        self._next_step = int(session.run(self._global_step))
+        self._last_logged = None
+        self._window_start = time.time()
+        self._window_steps = 0
+
+    def before_run(self, run_context):
+        self._t0 = time.time()
+        return tf.train.SessionRunArgs(self._fetches)
+
+    def after_run(self, run_context, run_values):
+        now = time.time()
+        step = self._next_step
+        self._next_step += 1
+        values = run_values.results
+        self._window_steps += 1
+        if self._on_step:
+            self._on_step(step, float(values["loss"]), now - self._t0)
+        if step % self._every_n == 0:
+            self._log(step, values, now)
+        else:
+            self._pending = (step, values, now)
+
+    def _log(self, step, values, now):
+        elapsed = now - self._window_start
+        record = {k: (bool(v) if k == "overflow" else float(v)) for k, v in values.items()}
+        record["step"] = step
+        record["examples_per_sec"] = (self._batch_size * self._window_steps / elapsed
+                                      if elapsed > 0 else None)
+        print(self._format(record), flush=True)
+        if self._on_log:
+            self._on_log(record)
+        self._last_logged = step
+        self._pending = None
+        self._window_start = now
+        self._window_steps = 0
+
+    def end(self, session):
+        del session
+        pending = getattr(self, "_pending", None)
+        if pending and pending[0] != self._last_logged:
+            self._log(*pending)

@@ -1,0 +1,169 @@
+"""Run config and estimator from the shared flags: backend, precision, iterations_per_loop, ranks.
+
+On Ascend (npu_bridge installed) this builds an NPURunConfig with precision_mode,
+iterations_per_loop, enable_data_pre_proc and hcom_parallel (RANK_SIZE > 1).
+
+Elsewhere it builds a tf.estimator.RunConfig whose session config applies the platform's automatic
+mixed precision for `allow_mix_precision` / `allow_fp32_to_fp16`:
+  * GPU: the fp16 auto-mixed-precision graph rewrite (loss scaling stays on, as on Ascend);
+  * CPU: oneDNN's bfloat16 auto-mixed-precision rewrite, when this TensorFlow has it (2.9+) and the
+    CPU has AVX-512; otherwise fp32;
+and plain fp32 for `must_keep_origin_dtype` / `force_fp32`. One `precision: ...` line says which.
+
+`iterations_per_loop` off Ascend: the host has no device loop, so it sets the cadence of what the
+host sees of the loop - step lines, Estimator's own global_step/sec lines and summaries - and the
+accounting of throughput per loop. Training is still one session.run per step.
+"""
+import os
+import sys
+
+import tensorflow.compat.v1 as tf
+from tensorflow.core.protobuf import rewriter_config_pb2
+
+from common.npu_compat import HAVE_NPU, NPUEstimator, NPURunConfig, npu_config_proto
+
+MIXED_MODES = ("allow_mix_precision", "allow_fp32_to_fp16")
+
+
+class UsageError(ValueError):
+    """A flag or environment value that makes the run impossible; reported as one line."""
+
+
+def rank_info():
+    """(rank_id, rank_size) from RANK_ID / RANK_SIZE (defaults 0 / 1)."""
+    try:
+        rank_id = int(os.environ.get("RANK_ID", "0"))
+        rank_size = int(os.environ.get("RANK_SIZE", "1"))
+    except ValueError:
+        raise UsageError("RANK_ID and RANK_SIZE must be integers, got %r / %r"
+                         % (os.environ.get("RANK_ID"), os.environ.get("RANK_SIZE")))
+    if rank_size < 1 or not 0 <= rank_id < rank_size:
+        raise UsageError("need 0 <= RANK_ID < RANK_SIZE, got %d / %d" % (rank_id, rank_size))
+    return rank_id, rank_size
+
+
+def _gpu_visible():
+    return tf.test.is_built_with_cuda() and tf.test.is_gpu_available(cuda_only=True)
+
+
+def resolve_device(device):
+    if device == "auto":
+        if HAVE_NPU:
+            return "npu"
+        return "gpu" if _gpu_visible() else "cpu"
+    if device == "npu" and not HAVE_NPU:
+        raise UsageError("--device=npu but npu_bridge is not installed (use --device=auto|gpu|cpu)")
+    if device == "gpu" and not _gpu_visible():
+        raise UsageError("--device=gpu but TensorFlow sees no GPU (use --device=auto|cpu)")
+    return device
+
+
+def _cpu_has_avx512():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return "avx512f" in f.read()
+    except OSError:
+        return False
+
+
+def _rewriter_fields():
+    return set(rewriter_config_pb2.RewriterConfig.DESCRIPTOR.fields_by_name)
+
+
+def cpu_bf16_rewriter_field():
+    """The RewriterConfig field of oneDNN's bf16 auto-mixed-precision, or None if unavailable."""
+    for field in ("auto_mixed_precision_onednn_bfloat16", "auto_mixed_precision_mkl"):
+        if field in _rewriter_fields():
+            return field
+    return None
+
+
+def resolve_precision(precision_mode, device):
+    """(rewriter field to turn on or None, description of what really runs)."""
+    if device == "npu":
+        return None, "%s (npu)" % precision_mode
+    if precision_mode not in MIXED_MODES:
+        return None, "fp32 (%s, %s)" % (device, precision_mode)
+    if device == "gpu":
+        return "auto_mixed_precision", "fp16 auto-mixed-precision (gpu)"
+    field = cpu_bf16_rewriter_field()
+    if field is None:
+        return None, "fp32 (cpu: this TensorFlow has no bf16 auto-mixed-precision rewrite)"
+    if not _cpu_has_avx512():
+        return None, "fp32 (cpu: no AVX-512, oneDNN bf16 rewrite not applicable)"
+    return field, "bf16 auto-mixed-precision (cpu)"
+
+
+class Runtime:
+    """What a run resolved to: device, precision, loop size, ranks. Built once per process."""
+
+    def __init__(self, flags_obj):
+        self.flags = flags_obj
+        self.rank_id, self.rank_size = rank_info()
+        self.device = resolve_device(flags_obj.device)
+        if self.rank_size > 1 and self.device != "npu":
+            raise UsageError("RANK_SIZE=%d needs npu_bridge; the fallback trains on one device"
+                             % self.rank_size)
+        self.precision_mode = flags_obj.precision_mode
+        self.rewriter_field, self.precision = resolve_precision(self.precision_mode, self.device)
+        self.iterations_per_loop = flags_obj.iterations_per_loop
+
+    def describe(self):
+        return "device: %s, precision: %s, iterations_per_loop: %d, rank: %d/%d" % (
+            self.device, self.precision, self.iterations_per_loop, self.rank_id, self.rank_size)
+
+    def session_config(self):
+        config = tf.ConfigProto(allow_soft_placement=True)
+        if self.device == "cpu":
+            config.device_count["GPU"] = 0
+        if self.device == "gpu":
+            config.gpu_options.allow_growth = True
+        if self.rewriter_field:
+            setattr(config.graph_options.rewrite_options, self.rewriter_field,
+                    rewriter_config_pb2.RewriterConfig.ON)
+        if self.flags.xla:
+            config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
+        if self.flags.deterministic:
+            # One thread per op and one op at a time: reductions then add in a fixed order.
+            os.environ["TF_DETERMINISTIC_OPS"] = "1"
+            config.intra_op_parallelism_threads = 1
+            config.inter_op_parallelism_threads = 1
+        return npu_config_proto(config_proto=config) if self.device == "npu" else config
+
+    def run_config(self, model_dir, **overrides):
+        flags_obj = self.flags
+        ipl = self.iterations_per_loop
+        kwargs = dict(model_dir=model_dir, tf_random_seed=flags_obj.seed,
+                      save_checkpoints_steps=flags_obj.save_checkpoints_steps,
+                      keep_checkpoint_max=flags_obj.keep_checkpoint_max,
+                      log_step_count_steps=ipl, save_summary_steps=ipl,
+                      session_config=self.session_config(), iterations_per_loop=ipl,
+                      precision_mode=self.precision_mode)
+        if self.device == "npu":
+            kwargs.update(enable_data_pre_proc=True, hcom_parallel=self.rank_size > 1)
+        kwargs.update(overrides)
+        return NPURunConfig(**kwargs)
+
+
+def resolve(flags_obj):
+    """Resolve and announce the runtime (one `device: ..., precision: ...` line on stdout)."""
+    runtime = Runtime(flags_obj)
+    print(runtime.describe(), flush=True)
+    return runtime
+
+
+def build_run_config(flags_obj, model_dir, runtime=None, **overrides):
+    return (runtime or resolve(flags_obj)).run_config(model_dir, **overrides)
+
+
+def build_estimator(model_fn, run_config, params=None, warm_start_from=None):
+    return NPUEstimator(model_fn=model_fn, config=run_config, params=params,
+                        warm_start_from=warm_start_from)
+
+
+def check_loop_alignment(num_steps, iterations_per_loop, flag_name="train_steps"):
+    """On Ascend, steps run in whole loops; warn (stderr) when a step count is not a multiple."""
+    if num_steps % iterations_per_loop:
+        print("warning: --%s=%d is not a multiple of --iterations_per_loop=%d; on Ascend the run "
+              "ends at a loop boundary" % (flag_name, num_steps, iterations_per_loop),
+              file=sys.stderr)

@@ -1,0 +1,215 @@
+"""Optimizers, learning-rate schedules and the train op shared by the four models.
+
+  * AdamWeightDecayOptimizer - google-research/bert's Adam with decoupled weight decay: no bias
+    correction, epsilon 1e-6, decay skipped for variables matching LayerNorm / layer_norm / bias.
+  * LAMBOptimizer - ALBERT's LAMB: the same Adam moments (no bias correction), then the update is
+    multiplied by the trust ratio ||w|| / ||update|| (1 where either norm is 0).
+  * tf.train.MomentumOptimizer for ResNeXt.
+Slots are named `<variable>/adam_m` and `<variable>/adam_v`, as in the original checkpoints.
+Schedules: linear warmup followed by polynomial decay (BERT, ALBERT, XLNet) or cosine decay (ResNeXt).
+"""
+import math
+import re
+
+import tensorflow.compat.v1 as tf
+
+from common.npu_compat import (ExponentialUpdateLossScaleManager, FixedLossScaleManager,
+                               NPUDistributedOptimizer, NPULossScaleOptimizer)
+
+DEFAULT_DECAY_EXCLUSIONS = ("LayerNorm", "layer_norm", "bias")
+
+
+def _matches_any(name, patterns):
+    return any(re.search(p, name) for p in patterns or ())
+
+
+class _AdamMomentsOptimizer(tf.train.Optimizer):
+    """Adam moments without bias correction, decoupled weight decay; subclasses scale the step."""
+
+    def __init__(self, learning_rate, weight_decay_rate=0.0, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-6, exclude_from_weight_decay=None, name="AdamWeightDecayOptimizer"):
+        super().__init__(use_locking=False, name=name)
+        self.learning_rate = learning_rate
+        self.weight_decay_rate = weight_decay_rate
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.exclude_from_weight_decay = exclude_from_weight_decay
+
+    def _create_slots(self, var_list):
+        for var in var_list:
+            self._zeros_slot(var, "m", "adam_m")
+            self._zeros_slot(var, "v", "adam_v")
+
+    def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+        # Embedding gradients arrive as IndexedSlices; the update touches every row anyway
+        # (moments decay everywhere), so apply it densely as the original does.
+        dense = [(tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g, v)
+                 for g, v in grads_and_vars]
+        return super().apply_gradients(dense, global_step=global_step, name=name)
+
+    def _trust_ratio(self, param, update, param_name):
+        del param, update, param_name
+        return 1.0
+
+    def _update(self, grad, var):
+        name = var.op.name
+        m = self.get_slot(var, "m")
+        v = self.get_slot(var, "v")
+        grad = tf.cast(grad, var.dtype.base_dtype)
+        next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
+        next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
+        update = next_m / (tf.sqrt(next_v) + self.epsilon)
+        if self.weight_decay_rate and not _matches_any(name, self.exclude_from_weight_decay):
+            update += self.weight_decay_rate * var
+        lr = tf.cast(self.learning_rate, var.dtype.base_dtype)
+        next_param = var - self._trust_ratio(var, update, name) * lr * update
+        return tf.group(var.assign(next_param), m.assign(next_m), v.assign(next_v))
+
+    def _apply_dense(self, grad, var):
+        return self._update(grad, var)
+
+    def _resource_apply_dense(self, grad, handle):
+        return self._update(grad, handle)
+
+    def _apply_sparse(self, grad, var):
+        raise NotImplementedError("sparse gradients are densified in apply_gradients")
+
+
+class AdamWeightDecayOptimizer(_AdamMomentsOptimizer):
+    """BERT's optimizer (see module docstring)."""
+
+
+class LAMBOptimizer(_AdamMomentsOptimizer):
+    """ALBERT's LAMB: layer-wise trust ratio ||w|| / ||update|| on top of the Adam step."""
+
+    def __init__(self, learning_rate, weight_decay_rate=0.0, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-6, exclude_from_weight_decay=None, exclude_from_layer_adaptation=None,
+                 name="LAMBOptimizer"):
+        super().__init__(learning_rate, weight_decay_rate, beta_1, beta_2, epsilon,
+                         exclude_from_weight_decay, name)
+        # ALBERT: when no separate list is given, layer adaptation uses the weight-decay exclusions.
+        self.exclude_from_layer_adaptation = (exclude_from_layer_adaptation
+                                              if exclude_from_layer_adaptation is not None
+                                              else exclude_from_weight_decay)
+
+    def _trust_ratio(self, param, update, param_name):
+        if _matches_any(param_name, self.exclude_from_layer_adaptation):
+            return 1.0
+        w_norm = tf.norm(param, ord=2)
+        u_norm = tf.norm(update, ord=2)
+        safe = tf.logical_and(w_norm > 0, u_norm > 0)
+        return tf.where(safe, w_norm / tf.where(safe, u_norm, tf.ones_like(u_norm)), 1.0)
+
+
+def warmup_polynomial_decay(init_lr, global_step, num_train_steps, num_warmup_steps=0,
+                            end_lr=0.0, power=1.0):
+    """BERT's schedule: linear warmup to init_lr, then polynomial decay to end_lr at num_train_steps."""
+    step = tf.cast(global_step, tf.float32)
+    decayed = tf.train.polynomial_decay(init_lr, global_step, num_train_steps,
+                                        end_learning_rate=end_lr, power=power, cycle=False)
+    if not num_warmup_steps:
+        return decayed
+    warmup = init_lr * step / float(num_warmup_steps)
+    return tf.where(step < num_warmup_steps, warmup, decayed)
+
+
+def warmup_cosine_decay(max_lr, global_step, total_steps, warmup_steps=0, end_lr=0.0):
+    """Linear warmup 0 -> max_lr over warmup_steps, then cosine from max_lr down to end_lr."""
+    step = tf.cast(global_step, tf.float32)
+    decay_steps = float(max(total_steps - warmup_steps, 1))
+    progress = tf.clip_by_value((step - warmup_steps) / decay_steps, 0.0, 1.0)
+    cosine = end_lr + 0.5 * (max_lr - end_lr) * (1.0 + tf.cos(math.pi * progress))
+    if not warmup_steps:
+        return cosine
+    warmup = max_lr * step / float(warmup_steps)
+    return tf.where(step < warmup_steps, warmup, cosine)
+
+
+def loss_scale_manager(spec):
+    """Build a manager from the `--loss_scale` flag: 'dynamic', a number (static) or 'off'."""
+    spec = str(spec).strip().lower()
+    if spec in ("off", "none", "0", "1", ""):
+        return None
+    if spec == "dynamic":
+        # Ascend's recommended dynamic settings (the ModelZoo deliveries use these).
+        return ExponentialUpdateLossScaleManager(init_loss_scale=2 ** 32, incr_every_n_steps=1000,
+                                                 decr_every_n_nan_or_inf=2, decr_ratio=0.5)
+    try:
+        value = float(spec)
+    except ValueError:
+        raise ValueError("--loss_scale must be 'dynamic', 'off' or a number, got %r" % spec)
+    return FixedLossScaleManager(value)
+
+
+def create_train_op(loss, optimizer, global_step=None, clip_norm=None, loss_scale=None,
+                    var_list=None):
+    """Gradients (loss-scaled if asked), global-norm clipping, update, global_step + 1.
+
+    Args:
+      loss: scalar float tensor.
+      optimizer: a tf.train.Optimizer.
+      global_step: the global step variable (created if None).
+      clip_norm: clip gradients to this global norm (BERT: 1.0); None for no clipping.
+      loss_scale: a loss-scale manager, or a `--loss_scale` string, or None.
+      var_list: variables to train (default: all trainable).
+    Returns:
+      (train_op, tensors) where tensors has `loss_scale` and `overflow` (scalar tensors) when
+      loss scaling is on.
+    """
+    if global_step is None:
+        global_step = tf.train.get_or_create_global_step()
+    manager = loss_scale_manager(loss_scale) if isinstance(loss_scale, (str, int, float)) \
+        else loss_scale
+    optimizer = NPUDistributedOptimizer(optimizer)
+    tensors = {}
+    if manager is not None:
+        optimizer = NPULossScaleOptimizer(optimizer, manager)
+    grads_and_vars = optimizer.compute_gradients(loss, var_list=var_list)
+    grads_and_vars = [(g, v) for g, v in grads_and_vars if g is not None]
+    if not grads_and_vars:
+        raise ValueError("no trainable variable receives a gradient from the loss")
+    if clip_norm:
+        grads, tvars = zip(*grads_and_vars)
+        grads, _ = tf.clip_by_global_norm(list(grads), clip_norm=clip_norm)
+        grads_and_vars = list(zip(grads, tvars))
+    apply_op = optimizer.apply_gradients(grads_and_vars)
+    if manager is not None:
+        tensors["loss_scale"] = manager.get_loss_scale()
+        if getattr(optimizer, "overflow", None) is not None:  # the fallback exposes it
+            tensors["overflow"] = optimizer.overflow
+    with tf.control_dependencies([apply_op]):
+        train_op = tf.group(global_step.assign_add(1), name="train_op")
+    return train_op, tensors
+
+
+def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps=0, optimizer="adamw",
+                     weight_decay_rate=0.01, clip_norm=1.0, loss_scale=None, schedule="polynomial",
+                     end_lr=0.0, momentum=0.9, var_list=None):
+    """The whole training step the way the models configure it.
+
+    optimizer: 'adamw' (BERT), 'lamb' (ALBERT), 'momentum' (ResNeXt; weight decay belongs in the loss).
+    schedule: 'polynomial' (linear decay, BERT) or 'cosine'.
+    Returns (train_op, tensors) with tensors['lr'] plus loss_scale/overflow when loss scaling is on.
+    """
+    global_step = tf.train.get_or_create_global_step()
+    if schedule == "polynomial":
+        lr = warmup_polynomial_decay(init_lr, global_step, num_train_steps, num_warmup_steps, end_lr)
+    elif schedule == "cosine":
+        lr = warmup_cosine_decay(init_lr, global_step, num_train_steps, num_warmup_steps, end_lr)
+    else:
+        raise ValueError("unknown schedule %r (polynomial|cosine)" % schedule)
+    if optimizer == "adamw":
+        opt = AdamWeightDecayOptimizer(lr, weight_decay_rate=weight_decay_rate,
+                                       exclude_from_weight_decay=DEFAULT_DECAY_EXCLUSIONS)
+    elif optimizer == "lamb":
+        opt = LAMBOptimizer(lr, weight_decay_rate=weight_decay_rate,
+                            exclude_from_weight_decay=DEFAULT_DECAY_EXCLUSIONS)
+    elif optimizer == "momentum":
+        opt = tf.train.MomentumOptimizer(lr, momentum=momentum)
+    else:
+        raise ValueError("unknown optimizer %r (adamw|lamb|momentum)" % optimizer)
+    train_op, tensors = create_train_op(loss, opt, global_step, clip_norm=clip_norm,
+                                        loss_scale=loss_scale, var_list=var_list)
+    tensors["lr"] = lr
+    return train_op, tensors

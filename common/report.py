@@ -1,0 +1,100 @@
+"""The Final block of a delivery script, from a run's results JSON.
+
+    python -m common.report --results=R.json --network=NAME --kind=perf|acc --log_dir=DIR --e2e_sec=S
+
+prints
+    ------------------ Final result ------------------
+    Final Performance sentences/sec : X
+    Final Performance ms/step : X
+    Final Precision <Metric> : X            (kind=acc)
+    Final Training Duration sec : X
+    E2E Training Duration sec : X
+and writes, atomically, DIR/<CaseName>.log (`Key = value` lines) and DIR/train_<CaseName>_loss.txt
+(one loss per logged step), CaseName = <Network>_bs<BatchSize>_<RankSize>p_<kind>.
+"""
+import argparse
+import json
+import sys
+
+from common.results import write_atomic
+
+FINAL_RULE = "------------------ Final result ------------------"
+
+
+class ReportError(ValueError):
+    pass
+
+
+def load_results(path):
+    try:
+        with open(path) as f:
+            results = json.load(f)
+    except FileNotFoundError:
+        raise ReportError("no results file %s: the training process wrote none" % path)
+    except ValueError as exc:
+        raise ReportError("results file %s is not valid JSON (%s)" % (path, exc))
+    for key in ("batch_size", "throughput", "ms_per_step", "loss_history"):
+        if results.get(key) is None:
+            raise ReportError("results file %s has no %s: the run logged no training step"
+                              % (path, key))
+    return results
+
+
+def case_name(network, batch_size, rank_size, kind):
+    return "%s_bs%d_%dp_%s" % (network, batch_size, rank_size, kind)
+
+
+def build_report(results, network, kind, e2e_sec):
+    """(final block lines, CaseName, CaseName.log lines, loss lines)."""
+    if kind not in ("perf", "acc"):
+        raise ReportError("kind must be perf or acc, got %r" % kind)
+    precision = results.get("precision_metric")
+    if kind == "acc" and not precision:
+        raise ReportError("a full (acc) run must report a precision metric; the results have none")
+    rank_size = int(results.get("rank_size") or 1)
+    name = case_name(network, int(results["batch_size"]), rank_size, kind)
+    unit = results.get("throughput_unit") or "sentences/sec"
+    train_sec = (results.get("durations_sec") or {}).get("train")
+    final = [FINAL_RULE,
+             "Final Performance %s : %.2f" % (unit, results["throughput"]),
+             "Final Performance ms/step : %.2f" % results["ms_per_step"]]
+    if kind == "acc":
+        final.append("Final Precision %s : %.7g" % (precision["name"], precision["value"]))
+    final.append("Final Training Duration sec : %.2f" % (train_sec if train_sec is not None else 0))
+    final.append("E2E Training Duration sec : %.2f" % e2e_sec)
+    case = [("Network", network), ("RankSize", rank_size), ("BatchSize", results["batch_size"]),
+            ("DeviceType", results.get("device")), ("CaseName", name),
+            ("ActualFPS", "%.2f" % results["throughput"]),
+            ("TrainingTime", "%.2f" % results["ms_per_step"]),
+            ("ActualLoss", "%.6f" % results["final_loss"])]
+    if kind == "acc":
+        case.append(("TrainAccuracy", "%.7g" % precision["value"]))
+    case.append(("E2ETrainingTime", "%.2f" % e2e_sec))
+    case_lines = ["%s = %s" % kv for kv in case]
+    loss_lines = ["%.6f" % loss for _, loss in results["loss_history"]]
+    return final, name, case_lines, loss_lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--results", required=True)
+    parser.add_argument("--network", required=True)
+    parser.add_argument("--kind", required=True, choices=("perf", "acc"))
+    parser.add_argument("--log_dir", required=True)
+    parser.add_argument("--e2e_sec", type=float, required=True)
+    args = parser.parse_args(argv)
+    try:
+        results = load_results(args.results)
+        final, name, case_lines, loss_lines = build_report(results, args.network, args.kind,
+                                                           args.e2e_sec)
+    except ReportError as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 1
+    write_atomic("%s/%s.log" % (args.log_dir, name), "\n".join(case_lines) + "\n")
+    write_atomic("%s/train_%s_loss.txt" % (args.log_dir, name), "\n".join(loss_lines) + "\n")
+    print("\n".join(final), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

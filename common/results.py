@@ -1,0 +1,138 @@
+"""Results of a run: step history, timing, metrics, written as one JSON file (atomically).
+
+ms/step and throughput exclude the first `skip_steps` steps of the run, which include graph
+construction, grappler rewrites (mixed precision, XLA) and cold caches.
+"""
+import contextlib
+import json
+import os
+import tempfile
+import time
+
+from common.hooks import StepLoggerHook
+
+
+def write_atomic(path, text):
+    """Write text to path via a temporary file in the same folder and a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json_atomic(path, obj):
+    write_atomic(path, json.dumps(obj, indent=1, sort_keys=False) + "\n")
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    return value
+
+
+class RunRecorder:
+    """Collects what a run did and writes the results JSON.
+
+    Args:
+      network: model name (Bert_base, Albert, XLNet, ResNext50).
+      task: what was trained (MRPC, pretraining, ImageNet, ...).
+      batch_size: examples per step per device.
+      unit: throughput unit for the Final block ("sentences/sec" or "images/sec").
+      runtime: the npu_runconfig.Runtime (device, precision, iterations_per_loop, ranks).
+      skip_steps: steps excluded from timing.
+    """
+
+    def __init__(self, network, task, batch_size, unit="sentences/sec", runtime=None,
+                 skip_steps=5):
+        self.network = network
+        self.task = task
+        self.batch_size = batch_size
+        self.unit = unit
+        self.runtime = runtime
+        self.skip_steps = skip_steps
+        self.step_times = []   # [(step, seconds)]
+        self.losses = []       # [(step, loss)] every step
+        self.logged = []       # [(step, loss)] printed steps
+        self.metrics = {}
+        self.precision_metric = None
+        self.durations = {}
+
+    # -- collection ------------------------------------------------------------------------------
+    def hook(self, loss, tensors=None, line_format=None):
+        """A StepLoggerHook feeding this recorder; put it in EstimatorSpec(training_hooks=[...])."""
+        every_n = self.runtime.iterations_per_loop if self.runtime else 1
+        return StepLoggerHook(loss, tensors, batch_size=self.batch_size, every_n=every_n,
+                              on_step=self._on_step, on_log=self._on_log, line_format=line_format)
+
+    def _on_step(self, step, loss, seconds):
+        self.step_times.append((step, seconds))
+        self.losses.append((step, loss))
+
+    def _on_log(self, record):
+        self.logged.append((record["step"], record["loss"]))
+
+    @contextlib.contextmanager
+    def timed(self, name):
+        start = time.time()
+        try:
+            yield
+        finally:
+            self.durations[name] = self.durations.get(name, 0.0) + time.time() - start
+
+    def set_metrics(self, metrics, precision=None):
+        """metrics: dict name -> number; precision: (name, value) for the Final Precision line."""
+        for key, value in (metrics or {}).items():
+            if key == "global_step":
+                continue
+            self.metrics[key] = _jsonable(value)
+        if precision is not None:
+            self.precision_metric = {"name": precision[0], "value": _jsonable(precision[1])}
+
+    # -- summary ---------------------------------------------------------------------------------
+    def timing(self):
+        """(ms_per_step, steps_skipped) over the steps after the skipped ones; None if no steps."""
+        if not self.step_times:
+            return None, 0
+        skip = min(self.skip_steps, len(self.step_times) // 2)
+        kept = [s for _, s in self.step_times[skip:]]
+        return 1000.0 * sum(kept) / len(kept), skip
+
+    def summary(self):
+        ms_per_step, skipped = self.timing()
+        rank_size = self.runtime.rank_size if self.runtime else 1
+        throughput = (self.batch_size * rank_size * 1000.0 / ms_per_step) if ms_per_step else None
+        return {
+            "network": self.network,
+            "task": self.task,
+            "batch_size": self.batch_size,
+            "rank_size": rank_size,
+            "device": self.runtime.device if self.runtime else None,
+            "precision": self.runtime.precision if self.runtime else None,
+            "precision_mode": self.runtime.precision_mode if self.runtime else None,
+            "global_step": self.losses[-1][0] + 1 if self.losses else None,
+            "steps_run": len(self.step_times),
+            "log_every": self.runtime.iterations_per_loop if self.runtime else 1,
+            "throughput": throughput,
+            "throughput_unit": self.unit,
+            "ms_per_step": ms_per_step,
+            "timing_skipped_steps": skipped,
+            "final_loss": self.losses[-1][1] if self.losses else None,
+            "metrics": self.metrics,
+            "precision_metric": self.precision_metric,
+            "durations_sec": self.durations,
+            "loss_history": [[s, l] for s, l in self.logged],
+            "loss_every_step": [[s, l] for s, l in self.losses],
+            "step_time_ms": [[s, round(1000.0 * t, 3)] for s, t in self.step_times],
+        }
+
+    def write(self, path):
+        write_json_atomic(path, self.summary())
+        print("results: %s" % path, flush=True)
+        return path
