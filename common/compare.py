@@ -1,0 +1,383 @@
+"""Compare two training runs (e.g. GPU vs NPU, fp32 vs mixed precision): loss table, timing, verdict.
+
+    python -m common.compare --base=<run A> --test=<run B> [--base_label=GPU --test_label=NPU]
+                             [--steps=0,100,200 | --every=N] [--rtol=0.05] [--window=10]
+                             [--plot=curves.png]
+
+A run is a results JSON, a training log, a train_<CaseName>_loss.txt or an output folder holding
+one of them (see common/loss_log.py for the formats). The report is Markdown on stdout:
+
+* the loss table at the chosen steps with the absolute (test - base) and relative ((test - base) /
+  |base|) difference, and the relative difference of the smoothed losses the verdict uses; a step
+  that one run lacks is shown as `missing`, and all missing steps are counted below the table;
+* mean ms/step of each run with the warm-up steps excluded, and `TEST/BASE=X/Y`;
+* the verdict.
+
+Verdict: both curves are smoothed by a trailing mean over `--window` consecutive common logged
+steps (the first value at the window-th common step; a run with fewer common steps than the window
+is judged on the means of all of them); the run passes when at every smoothed step
+|smoothed test - smoothed base| <= atol + rtol x |smoothed base| (numpy.isclose's rule), no common
+loss is NaN/inf and at least one step is common. Default rtol 0.05, window 10 -- see
+`--help` and docs/compare.md for why.
+
+Exit status: 0 pass, 1 the verdict failed, 2 an input or usage problem (one line on stderr).
+Nothing here needs TensorFlow; matplotlib is imported only for --plot.
+"""
+
+import argparse
+import math
+import os
+import sys
+
+try:  # `python -m common.compare` and `python common/compare.py` both work
+    from common.loss_log import RunInputError, load_run, mean_step_time
+except ImportError:  # pragma: no cover - run as a script from inside common/
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from common.loss_log import RunInputError, load_run, mean_step_time
+
+DEFAULT_RTOL = 0.05
+DEFAULT_WINDOW = 10
+DEFAULT_ROWS = 11
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+RTOL_HELP = (
+    "relative tolerance of the verdict (default %(default)s = 5%%). Why 5%%: two healthy runs of "
+    "the same model, seed and data in different precisions drift apart step by step (bf16 keeps 8 "
+    "significant bits, fp16 11: every matmul rounds at 0.1-0.4%% and the trajectories then diverge "
+    "chaotically), so their per-step losses differ by several percent while their smoothed curves stay "
+    "within ~1-3%% (measured here: fp32 vs bf16 AMP, see docs/compare.md); the migration bugs this gate "
+    "exists for (wrong learning-rate schedule, loss scale never applied or every step skipped, dropout "
+    "off, wrong labels) move the smoothed curve by 10%% or more.")
+WINDOW_HELP = (
+    "number of consecutive common logged steps in the trailing mean the verdict compares (default "
+    "%(default)s). One logged step's loss is one minibatch: its noise (several percent) would make any "
+    "useful tolerance either flaky or blind; 10 points cut that noise ~3x while a real divergence, "
+    "which persists, still shows within 10 logged steps. Use 1 to compare raw losses.")
+
+
+# --------------------------------------------------------------------------- computations
+
+def smooth(values, window):
+    """Trailing mean over `window` points; None until `window` points exist. NaN/inf propagate."""
+    out = []
+    for i in range(len(values)):
+        out.append(sum(values[i + 1 - window:i + 1]) / window if i + 1 >= window else None)
+    return out
+
+
+def rel_diff(base, test):
+    if base is None or test is None:
+        return None
+    if base == 0:
+        return 0.0 if test == 0 else float("inf")
+    return (test - base) / abs(base)
+
+
+def compare_runs(base, test, window=DEFAULT_WINDOW, rtol=DEFAULT_RTOL, atol=0.0):
+    """Everything the report needs, as plain data (used by the tests too)."""
+    common = sorted(set(base.loss) & set(test.loss))
+    only_base = sorted(set(base.loss) - set(test.loss))
+    only_test = sorted(set(test.loss) - set(base.loss))
+    # a run shorter than the window is compared on the mean of all its common steps
+    window = max(1, min(window, len(common)))
+    sb = smooth([base.loss[s] for s in common], window)
+    st = smooth([test.loss[s] for s in common], window)
+    smoothed = dict((s, (b, t)) for s, b, t in zip(common, sb, st) if b is not None)
+    worst, worst_step, bad_steps, nonfinite = 0.0, None, [], []
+    for s in common:
+        if not (math.isfinite(base.loss[s]) and math.isfinite(test.loss[s])):
+            nonfinite.append(s)
+            continue
+        if s not in smoothed:
+            continue
+        b, t = smoothed[s]
+        r = abs(t - b) / abs(b) if b else (0.0 if t == b else float("inf"))
+        if worst_step is None or r > worst:
+            worst, worst_step = r, s
+        if abs(t - b) > atol + rtol * abs(b):
+            bad_steps.append(s)
+    if not common:
+        verdict, reason = False, "no step is logged in both runs"
+    elif nonfinite:
+        verdict, reason = False, "non-finite loss at %d common step(s), first at step %d" % (
+            len(nonfinite), nonfinite[0])
+    elif bad_steps:
+        verdict, reason = False, (
+            "smoothed loss differs by more than %s at %d of %d common steps (first at step %d); "
+            "max %.2f%% at step %d" % (_tol_words(rtol, atol), len(bad_steps), len(common), bad_steps[0],
+                                       100 * worst, worst_step))
+    else:
+        verdict, reason = True, "max smoothed relative difference %.2f%% at step %d, within %s over %d " \
+                                "common steps" % (100 * worst, worst_step, _tol_words(rtol, atol), len(common))
+    return {"common": common, "window": window, "only_base": only_base, "only_test": only_test, "smoothed": smoothed,
+            "max_rel": worst if worst_step is not None else None, "max_rel_step": worst_step,
+            "bad_steps": bad_steps, "nonfinite": nonfinite, "passed": verdict, "reason": reason}
+
+
+def _tol_words(rtol, atol):
+    return "rtol %.2f%%" % (100 * rtol) + (" + atol %g" % atol if atol else "")
+
+
+def select_steps(base, test, steps=None, every=None, rows=DEFAULT_ROWS):
+    """The table's steps: --steps as given, --every N (every N-th step counted from the first logged
+    step of either run), or by default ~`rows` steps spread evenly over all logged steps (first and
+    last included)."""
+    union = sorted(set(base.loss) | set(test.loss))
+    if steps:
+        return list(steps)
+    if not union:
+        return []
+    if every:
+        return [s for s in union if (s - union[0]) % every == 0]
+    if len(union) <= rows:
+        return union
+    idx = sorted(set(int(round(i * (len(union) - 1) / float(rows - 1))) for i in range(rows)))
+    return [union[i] for i in idx]
+
+
+# --------------------------------------------------------------------------- formatting
+
+def _fmt_loss(v):
+    if v is None:
+        return "missing"
+    if not math.isfinite(v):
+        return str(v)
+    return "%.6f" % v
+
+
+def _fmt_signed(v, pct=False):
+    if v is None:
+        return "-"
+    if not math.isfinite(v):
+        return str(v)
+    return ("%+.2f%%" % (100 * v)) if pct else ("%+.6f" % v)
+
+
+def loss_table(base, test, steps, result, base_label, test_label):
+    head = ["step", "%s loss" % base_label, "%s loss" % test_label, "abs diff (%s-%s)" % (test_label, base_label),
+            "rel diff", "smoothed rel diff"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
+    for s in steps:
+        b, t = base.loss.get(s), test.loss.get(s)
+        diff = (t - b) if (b is not None and t is not None) else None
+        sm = result["smoothed"].get(s)
+        lines.append("| %s |" % " | ".join([
+            str(s), _fmt_loss(b), _fmt_loss(t), _fmt_signed(diff), _fmt_signed(rel_diff(b, t), pct=True),
+            _fmt_signed(rel_diff(*sm), pct=True) if sm else "-"]))
+    return lines
+
+
+def _step_list(steps, limit=8):
+    shown = ", ".join(str(s) for s in steps[:limit])
+    return shown + (", ... (%d in all)" % len(steps) if len(steps) > limit else "")
+
+
+def _fmt_ms(ms):
+    return "%.3f" % ms
+
+
+def timing_lines(base, test, base_label, test_label, skip_steps=None, batch_size=None):
+    tb = mean_step_time(base, skip_steps=skip_steps, batch_size=batch_size)
+    tt = mean_step_time(test, skip_steps=skip_steps, batch_size=batch_size)
+    lines = []
+    for label, t in ((base_label, tb), (test_label, tt)):
+        if t["ms"] is None:
+            lines.append("- %s: n/a (%s)" % (label, t["why"]))
+        elif t["n"]:
+            lines.append("- %s: %s ms/step, mean of %d measurement(s) after %d warm-up step(s); from %s"
+                         % (label, _fmt_ms(t["ms"]), t["n"], t["skip"], t["from"]))
+        else:
+            lines.append("- %s: %s ms/step, %s; from %s" % (label, _fmt_ms(t["ms"]), t["why"], t["from"]))
+    if tb["ms"] and tt["ms"]:
+        ratio = "%s/%s=%s/%s" % (test_label, base_label, _fmt_ms(tt["ms"]), _fmt_ms(tb["ms"]))
+        lines.append("")
+        lines.append("%s (%s is %.2fx the time per step of %s)" % (ratio, test_label, tt["ms"] / tb["ms"],
+                                                                  base_label))
+    return lines, tb, tt
+
+
+def report(base, test, args):
+    result = compare_runs(base, test, window=args.window, rtol=args.rtol, atol=args.atol)
+    steps = select_steps(base, test, steps=args.steps, every=args.every)
+    bl, tl = args.base_label, args.test_label
+    out = ["## Loss: %s vs %s" % (tl, bl), ""]
+    for label, run in ((bl, base), (tl, test)):
+        out.append("- %s: `%s` - %s" % (label, run.source, run.describe()))
+    out.append("")
+    out += loss_table(base, test, steps, result, bl, tl)
+    out.append("")
+    out.append("Common steps: %d. Steps only in %s: %s. Steps only in %s: %s." % (
+        len(result["common"]), bl, _step_list(result["only_base"]) if result["only_base"] else "none",
+        tl, _step_list(result["only_test"]) if result["only_test"] else "none"))
+    notes = base.notes + test.notes
+    for n in notes:
+        out.append("Note: %s" % n)
+    out += ["", "## Time per step (warm-up excluded)", ""]
+    tlines, tb, tt = timing_lines(base, test, bl, tl, skip_steps=args.skip_steps, batch_size=args.batch_size)
+    out += tlines
+    out += ["", "## Verdict", "",
+            "%s: %s (smoothing: trailing mean over %d common logged steps)." % (
+                "PASS" if result["passed"] else "FAIL", result["reason"], result["window"])]
+    return "\n".join(out) + "\n", result
+
+
+# --------------------------------------------------------------------------- plot
+
+def plot(base, test, result, path, base_label, test_label, rtol, window):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 5.2), sharex=True,
+                                   gridspec_kw={"height_ratios": [3, 2]})
+    for run, label, color in ((base, base_label, "tab:blue"), (test, test_label, "tab:orange")):
+        xs = list(run.loss.keys())
+        ax1.plot(xs, list(run.loss.values()), color=color, alpha=0.35, linewidth=0.8)
+    common = result["common"]
+    if common:
+        full = [s for s in common if s in result["smoothed"]]
+        # a trailing mean lags; draw each one at the middle of its window so it sits on the curve
+        lag = (result["window"] - 1) // 2
+        centre = [common[i - lag] for i, s in enumerate(common) if s in result["smoothed"]]
+        ax1.plot(centre, [result["smoothed"][s][0] for s in full], color="tab:blue",
+                 linewidth=1.6, label="%s (mean of %d logged steps)" % (base_label, result["window"]))
+        ax1.plot(centre, [result["smoothed"][s][1] for s in full], color="tab:orange",
+                 linewidth=1.6, linestyle="--", label="%s (mean of %d logged steps)" % (
+                     test_label, result["window"]))
+        raw = [rel_diff(base.loss[s], test.loss[s]) for s in common]
+        sm = [rel_diff(*result["smoothed"][s]) for s in full]
+        ax2.plot(common, [100 * r for r in raw], color="0.6", linewidth=0.8, label="per step")
+        ax2.plot(full, [100 * r for r in sm], color="tab:red", linewidth=1.6, label="smoothed (trailing mean)")
+        ax2.axhspan(-100 * rtol, 100 * rtol, color="tab:green", alpha=0.12, label="rtol +-%g%%" % (100 * rtol))
+    ax1.set_ylabel("loss")
+    ax1.set_title("%s vs %s: %s" % (test_label, base_label, "PASS" if result["passed"] else "FAIL"))
+    ax1.legend(fontsize=8)
+    ax1.grid(alpha=0.3)
+    ax2.axhline(0, color="black", linewidth=0.6)
+    ax2.set_ylabel("(%s-%s)/|%s| %%" % (test_label, base_label, base_label))
+    ax2.set_xlabel("step")
+    ax2.legend(fontsize=8)
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    if not os.path.getsize(path):
+        raise RunInputError("the plot %s came out empty" % path)
+
+
+# --------------------------------------------------------------------------- CLI
+
+def _steps_arg(text):
+    try:
+        steps = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected comma-separated step numbers, e.g. 0,100,200; got %r" % text)
+    if not steps or any(s < 0 for s in steps):
+        raise argparse.ArgumentTypeError("expected non-negative step numbers, got %r" % text)
+    return steps
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
+    return value
+
+
+def _nonneg_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number, got %r" % text)
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError("expected a finite number >= 0, got %r" % text)
+    return value
+
+
+def _nonneg_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected an integer >= 0, got %r" % text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("expected an integer >= 0, got %r" % text)
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse's own prints the whole usage)
+        self.exit(EXIT_USAGE, "%s: error: %s (see --help)\n" % (self.prog, message))
+
+
+def build_parser():
+    p = _Parser(prog="python -m common.compare",
+                description="Compare the loss curves and step times of two runs; Markdown on stdout; "
+                            "exit 0 pass, 1 verdict failed, 2 bad input.",
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog="A run is a results JSON, a training log (common hook, TF Estimator, ResNext50 or "
+                       "XLNet step lines), a train_<CaseName>_loss.txt or an output folder holding one.")
+    p.add_argument("--base", required=True, help="the reference run (e.g. the GPU or fp32 run)")
+    p.add_argument("--test", required=True, help="the run under test (e.g. the NPU or mixed-precision run)")
+    p.add_argument("--base_label", default="base", help="name of the reference run in the report (e.g. GPU)")
+    p.add_argument("--test_label", default="test", help="name of the run under test (e.g. NPU)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--steps", type=_steps_arg, help="table rows at these steps, e.g. 0,100,200")
+    g.add_argument("--every", type=_positive_int,
+                   help="table rows every N steps, counted from the first logged step")
+    p.add_argument("--rtol", type=_nonneg_float, default=DEFAULT_RTOL, help=RTOL_HELP)
+    p.add_argument("--atol", type=_nonneg_float, default=0.0,
+                   help="absolute tolerance added to rtol x |base| (default 0); set it when the loss "
+                        "approaches 0, where a relative difference means little")
+    p.add_argument("--window", type=_positive_int, default=DEFAULT_WINDOW, help=WINDOW_HELP)
+    p.add_argument("--skip_steps", type=_nonneg_int, default=None,
+                   help="warm-up steps excluded from ms/step (default: the results JSON's "
+                        "timing_skipped_steps, else 1: the first step builds and compiles the graph)")
+    p.add_argument("--batch_size", type=_positive_int, default=None,
+                   help="batch size, to turn examples/sec or FPS of a log into ms/step when no results "
+                        "JSON gives it")
+    p.add_argument("--loss_every", type=_positive_int, default=None,
+                   help="steps between two lines of a *_loss.txt (default: log_every of a results JSON "
+                        "beside it, else 1)")
+    p.add_argument("--loss_key", default="loss",
+                   help="which field is the loss in 'key = value' / 'key: value' step lines (default "
+                        "loss; e.g. total_loss for ResNext50)")
+    p.add_argument("--plot", default=None, help="write both loss curves and their relative difference here "
+                                                "(PNG; matplotlib, Agg backend)")
+    return p
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    prog = parser.prog
+    try:
+        runs = []
+        for which in ("base", "test"):
+            try:
+                runs.append(load_run(getattr(args, which), loss_every=args.loss_every, loss_key=args.loss_key))
+            except RunInputError as e:
+                raise RunInputError("--%s: %s" % (which, e))
+        text, result = report(runs[0], runs[1], args)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        if args.plot:
+            try:
+                plot(runs[0], runs[1], result, args.plot, args.base_label, args.test_label, args.rtol,
+                     args.window)
+            except (OSError, ValueError) as e:
+                raise RunInputError("cannot write the plot %s: %s" % (args.plot, e))
+            print("\nPlot: %s" % args.plot)
+    except RunInputError as e:
+        sys.stderr.write("%s: error: %s\n" % (prog, e))
+        return EXIT_USAGE
+    return EXIT_PASS if result["passed"] else EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
