@@ -342,3 +342,35 @@ def test_module_entry_point_without_tensorflow(tmp_path):
     p = subprocess.run([sys.executable, "-m", "common.compare", "--base", a, "--test", str(tmp_path / "nope")],
                        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and p.stderr.strip().endswith("nope: no such file or directory")
+
+
+# ------------------------------------------------------------------ determinism of real runs (TensorFlow)
+
+def test_two_fp32_runs_of_the_tiny_config_give_identical_loss_tables(tmp_path, capsys):
+    """Same seed, same data, fp32, default run config: bit-identical losses, a 0.00% table.
+
+    Needs the run config to seed everything that draws seeds: the graph seed (tf_random_seed), the
+    input pipeline's shuffle seed, and Python's `random`, from which TF 2.x's Keras-based
+    `tf.layers` initializers draw their seed when none is given (tiny_mlp's dense layers)."""
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("TF_DETERMINISTIC_OPS", None)
+    results = []
+    for name in ("first", "second"):
+        out = tmp_path / name
+        p = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "test", "fixtures", "tiny_mlp.py"),
+                            "--output_dir=%s" % out, "--precision_mode=force_fp32", "--device=cpu",
+                            "--iterations_per_loop=4", "--train_steps=40", "--save_checkpoints_steps=1000"],
+                           env=env, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+        results.append(str(out / "results.json"))
+    with open(results[0]) as f:
+        first = json.load(f)
+    with open(results[1]) as f:
+        second = json.load(f)
+    assert len(first["loss_history"]) == 11  # steps 0, 4, ..., 36 and the last step, 39
+    assert first["loss_every_step"] == second["loss_every_step"]
+    rc, out, _ = run_cli(["--base", results[0], "--test", results[1], "--every=4"], capsys)
+    rows = table_rows(out)
+    assert sorted(rows) == list(range(0, 40, 4))
+    assert all(r[0] == r[1] and r[2] == "+0.000000" and r[3] == "+0.00%" for r in rows.values()), out
+    assert rc == 0 and "PASS: max smoothed relative difference 0.00%" in out
