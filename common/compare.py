@@ -121,7 +121,7 @@ def _tol_words(rtol, atol):
 
 def select_steps(base, test, steps=None, every=None, rows=DEFAULT_ROWS):
     """The table's steps: --steps as given, --every N (every N-th step counted from the first logged
-    step of either run), or by default ~`rows` steps spread evenly over all logged steps (first and
+    step of either run, plus the last logged step), or by default ~`rows` steps spread evenly over all logged steps (first and
     last included)."""
     union = sorted(set(base.loss) | set(test.loss))
     if steps:
@@ -129,7 +129,8 @@ def select_steps(base, test, steps=None, every=None, rows=DEFAULT_ROWS):
     if not union:
         return []
     if every:
-        return [s for s in union if (s - union[0]) % every == 0]
+        picked = [s for s in union if (s - union[0]) % every == 0]
+        return picked if picked[-1] == union[-1] else picked + [union[-1]]
     if len(union) <= rows:
         return union
     idx = sorted(set(int(round(i * (len(union) - 1) / float(rows - 1))) for i in range(rows)))
@@ -329,7 +330,7 @@ def build_parser():
     g = p.add_mutually_exclusive_group()
     g.add_argument("--steps", type=_steps_arg, help="table rows at these steps, e.g. 0,100,200")
     g.add_argument("--every", type=_positive_int,
-                   help="table rows every N steps, counted from the first logged step")
+                   help="table rows every N steps, counted from the first logged step, and the last logged step")
     p.add_argument("--rtol", type=_nonneg_float, default=DEFAULT_RTOL, help=RTOL_HELP)
     p.add_argument("--atol", type=_nonneg_float, default=0.0,
                    help="absolute tolerance added to rtol x |base| (default 0); set it when the loss "

@@ -192,6 +192,7 @@ def test_every_and_default_rows(tmp_path):
     a = results_json(tmp_path / "a.json", [(s, 1.0) for s in range(1, 302, 10)])
     run = load_run(a)
     assert compare.select_steps(run, run, every=100) == [1, 101, 201, 301]
+    assert compare.select_steps(run, run, every=200) == [1, 201, 301]  # the last step is always shown
     default = compare.select_steps(run, run)
     assert default[0] == 1 and default[-1] == 301 and len(default) == compare.DEFAULT_ROWS
 
@@ -371,6 +372,6 @@ def test_two_fp32_runs_of_the_tiny_config_give_identical_loss_tables(tmp_path, c
     assert first["loss_every_step"] == second["loss_every_step"]
     rc, out, _ = run_cli(["--base", results[0], "--test", results[1], "--every=4"], capsys)
     rows = table_rows(out)
-    assert sorted(rows) == list(range(0, 40, 4))
+    assert sorted(rows) == list(range(0, 40, 4)) + [39]
     assert all(r[0] == r[1] and r[2] == "+0.000000" and r[3] == "+0.00%" for r in rows.values()), out
     assert rc == 0 and "PASS: max smoothed relative difference 0.00%" in out
