@@ -393,17 +393,36 @@ def load_run(path, loss_every=None, loss_key="loss"):
         path = _find_in_dir(path)
     if path.endswith(".json"):
         run = load_results_json(path)
+    elif _starts_like_json(path):  # e.g. results_perf.json.prev, the previous run kept by delivery.sh
+        try:
+            obj = _load_json_dict(path)
+        except RunInputError:
+            obj = None
+        run = load_results_json(path, obj) if obj is not None else _load_log(path, loss_key)
     elif path.endswith("_loss.txt") or _looks_like_loss_txt(path):
         run = load_loss_txt(path, loss_every=loss_every)
     else:
-        run = parse_log_text(_read_text(path), loss_key=loss_key, source=path)
-        run.files.append(path)
-        beside = _results_json_beside(path)
-        if isinstance(beside, tuple) and beside[0] != "ambiguous":
-            _apply_json_context(run, beside[1])
-            run.files.append(beside[0])
+        run = _load_log(path, loss_key)
     run.source = original
     return run
+
+
+def _load_log(path, loss_key):
+    run = parse_log_text(_read_text(path), loss_key=loss_key, source=path)
+    run.files.append(path)
+    beside = _results_json_beside(path)
+    if isinstance(beside, tuple) and beside[0] != "ambiguous":
+        _apply_json_context(run, beside[1])
+        run.files.append(beside[0])
+    return run
+
+
+def _starts_like_json(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(4096).lstrip()[:1] == b"{"
+    except OSError:
+        return False
 
 
 def _looks_like_loss_txt(path):

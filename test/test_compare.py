@@ -160,6 +160,13 @@ def test_output_folder_prefers_results_json_and_ignores_case_log(tmp_path):
     assert list(run.loss.values()) == [2.0, 1.0] and run.fmt == "results JSON loss_history"
 
 
+def test_previous_run_kept_by_delivery_is_read_by_content(tmp_path):
+    prev = results_json(tmp_path / "results_perf.json.prev", [(0, 3.0), (5, 2.0)])
+    assert list(load_run(prev).loss.items()) == [(0, 3.0), (5, 2.0)]
+    log_prev = write(tmp_path / "train_0.log.prev", "step = 0, loss = 4.0\n")
+    assert load_run(log_prev).steps == [0]
+
+
 def test_log_takes_batch_size_from_results_json_beside_it(tmp_path):
     log = write(tmp_path / "train_0.log", "".join(
         "step = %d, loss = 1.0, examples/sec = %s\n" % (s, "1.0" if s == 0 else "400.0") for s in range(5)))
