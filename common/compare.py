@@ -250,15 +250,23 @@ def plot(base, test, result, path, base_label, test_label, rtol, window):
         sm = [rel_diff(*result["smoothed"][s]) for s in full]
         ax2.plot(common, [100 * r for r in raw], color="0.6", linewidth=0.8, label="per step")
         ax2.plot(full, [100 * r for r in sm], color="tab:red", linewidth=1.6, label="smoothed (trailing mean)")
-        ax2.axhspan(-100 * rtol, 100 * rtol, color="tab:green", alpha=0.12, label="rtol +-%g%%" % (100 * rtol))
+        finite = [abs(100 * r) for r in raw + sm if r is not None and math.isfinite(r)]
+        span = max(finite) if finite else 0.0
+        if 100 * rtol <= 3 * span or not span:  # the band in view unless it would flatten the curves
+            ax2.axhspan(-100 * rtol, 100 * rtol, color="tab:green", alpha=0.12,
+                        label="rtol +-%g%%" % (100 * rtol))
+        else:
+            ax2.set_ylim(-1.2 * span, 1.2 * span)
+            ax2.text(0.01, 0.04, "rtol +-%g%% is off this scale" % (100 * rtol), transform=ax2.transAxes,
+                     fontsize=8, color="tab:green")
     ax1.set_ylabel("loss")
     ax1.set_title("%s vs %s: %s" % (test_label, base_label, "PASS" if result["passed"] else "FAIL"))
-    ax1.legend(fontsize=8)
+    ax1.legend(fontsize=8, loc="best")
     ax1.grid(alpha=0.3)
     ax2.axhline(0, color="black", linewidth=0.6)
     ax2.set_ylabel("(%s-%s)/|%s| %%" % (test_label, base_label, base_label))
     ax2.set_xlabel("step")
-    ax2.legend(fontsize=8)
+    ax2.legend(fontsize=8, loc="best")
     ax2.grid(alpha=0.3)
     fig.tight_layout()
     folder = os.path.dirname(os.path.abspath(path))
