@@ -15,7 +15,10 @@ host sees of the loop - step lines, Estimator's own global_step/sec lines and su
 accounting of throughput per loop. Training is still one session.run per step.
 """
 import os
+import random
 import sys
+
+import numpy as np
 
 import tensorflow.compat.v1 as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
@@ -107,6 +110,10 @@ class Runtime:
         self.precision_mode = flags_obj.precision_mode
         self.rewriter_field, self.precision = resolve_precision(self.precision_mode, self.device)
         self.iterations_per_loop = flags_obj.iterations_per_loop
+        # tf_random_seed seeds the graph; TF 2.x's Keras-backed tf.layers initializers draw their
+        # op seeds from Python's `random`, and data generators use numpy: seed both too.
+        random.seed(flags_obj.seed)
+        np.random.seed(flags_obj.seed % 2 ** 32)
 
     def describe(self):
         return "device: %s, precision: %s, iterations_per_loop: %d, rank: %d/%d" % (
