@@ -1,0 +1,299 @@
+# coding=utf-8
+"""BERT pretraining: masked LM + next sentence prediction (google-research/bert run_pretraining.py).
+
+Reads the TFRecords of create_pretraining_data.py (ours or the original's: same features), trains
+with AdamWeightDecay + linear warmup + polynomial decay from common/, loss scaling and precision
+through common/, and evaluates masked-LM and next-sentence accuracy.
+
+    python Bert_base/run_pretraining.py --input_file=data/*.tfrecord --output_dir=out \
+        --bert_config_file=configs/bert_base.json --do_train --do_eval \
+        --train_batch_size=32 --max_seq_length=128 --max_predictions_per_seq=20 \
+        --num_train_steps=100000 --num_warmup_steps=10000 --learning_rate=1e-4
+"""
+
+import os
+import shutil
+import sys
+
+import tensorflow.compat.v1 as tf
+from absl import app, flags
+
+from Bert_base import modeling
+from common import checkpoint_utils, npu_runconfig, optimization, pretraining_data, transformer
+from common import flags as common_flags
+from common.npu_compat import NPUEstimatorSpec
+from common.results import RunRecorder, write_atomic
+
+common_flags.define_common_flags()
+
+flags.DEFINE_string("bert_config_file", None, "bert_config.json of the model to train.")
+flags.DEFINE_string("input_file", None, "Input TFRecord file(s): comma-separated globs.")
+flags.DEFINE_string("eval_input_file", None, "TFRecords to evaluate on (default: --input_file).")
+flags.DEFINE_string("output_dir", None, "Checkpoints and results go here.")
+flags.DEFINE_string("init_checkpoint", None, "Checkpoint (prefix or folder) to start from.")
+flags.DEFINE_integer("max_seq_length", 128, "Sequence length of the TFRecords.")
+flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions per sequence in the TFRecords.")
+flags.DEFINE_bool("do_train", False, "Train.")
+flags.DEFINE_bool("do_eval", False, "Evaluate (masked LM / next sentence accuracy and loss).")
+flags.DEFINE_integer("train_batch_size", 32, "Training batch size.")
+flags.DEFINE_integer("eval_batch_size", 8, "Eval batch size.")
+flags.DEFINE_float("learning_rate", 5e-5, "Initial learning rate.")
+flags.DEFINE_integer("num_train_steps", 100000, "Training steps.")
+flags.DEFINE_integer("num_warmup_steps", 10000, "Linear warmup steps.")
+flags.DEFINE_integer("max_eval_steps", 100, "At most this many eval batches (each example once).")
+flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "AdamWeightDecay (BERT) or LAMB.")
+flags.DEFINE_bool("use_one_hot_embeddings", False, "One-hot matmul embedding lookup.")
+flags.DEFINE_string("export_dir", None, "After training, write a clean checkpoint (model "
+                    "variables + global_step) and bert_config.json (+ --vocab_file) here.")
+flags.DEFINE_string("vocab_file", None, "Optional: vocabulary copied into --export_dir.")
+FLAGS = flags.FLAGS
+
+NETWORK = "Bert_base"
+USER_ERRORS = (npu_runconfig.UsageError, ValueError, FileNotFoundError, tf.errors.DataLossError)
+
+
+def is_model_variable(name):
+    """Variables of the model (not optimizer slots, loss scale or counters)."""
+    if name.endswith("/adam_m") or name.endswith("/adam_v"):
+        return False
+    return name.startswith("bert/") or name.startswith("cls/")
+
+
+def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_steps,
+                     num_warmup_steps, recorder, use_one_hot_embeddings=False):
+    """The Estimator model_fn: BERT + MLM head (tied decoder) + NSP head."""
+
+    def model_fn(features, labels, mode, params):
+        del labels, params
+        is_training = mode == tf.estimator.ModeKeys.TRAIN
+        model = modeling.BertModel(
+            config=bert_config, is_training=is_training, input_ids=features["input_ids"],
+            input_mask=features["input_mask"], token_type_ids=features["segment_ids"],
+            use_one_hot_embeddings=use_one_hot_embeddings)
+
+        masked_lm_loss, masked_lm_example_loss, masked_lm_log_probs = \
+            transformer.masked_lm_output(
+                model.get_sequence_output(), model.get_embedding_table(),
+                features["masked_lm_positions"], features["masked_lm_ids"],
+                features["masked_lm_weights"], hidden_size=bert_config.hidden_size,
+                hidden_act=bert_config.hidden_act,
+                initializer_range=bert_config.initializer_range)
+        next_sentence_loss, next_sentence_example_loss, next_sentence_log_probs = \
+            transformer.next_sentence_output(
+                model.get_pooled_output(), features["next_sentence_labels"],
+                hidden_size=bert_config.hidden_size,
+                initializer_range=bert_config.initializer_range)
+        total_loss = masked_lm_loss + next_sentence_loss
+
+        if init_checkpoint:
+            checkpoint_utils.init_from_checkpoint(init_checkpoint, tf.trainable_variables(),
+                                                  log=is_training)
+
+        if is_training:
+            train_op, train_tensors = optimization.create_optimizer(
+                total_loss, init_lr=learning_rate, num_train_steps=num_train_steps,
+                num_warmup_steps=num_warmup_steps, optimizer=FLAGS.optimizer,
+                loss_scale=FLAGS.loss_scale)
+            train_tensors["mlm_loss"] = masked_lm_loss
+            train_tensors["nsp_loss"] = next_sentence_loss
+            return NPUEstimatorSpec(mode=mode, loss=total_loss, train_op=train_op,
+                                    training_hooks=[recorder.hook(total_loss, train_tensors,
+                                                                  line_format=step_line)])
+        if mode == tf.estimator.ModeKeys.EVAL:
+            masked_lm_ids = tf.reshape(features["masked_lm_ids"], [-1])
+            masked_lm_weights = tf.reshape(features["masked_lm_weights"], [-1])
+            masked_lm_predictions = tf.argmax(masked_lm_log_probs, axis=-1,
+                                              output_type=tf.int32)
+            next_sentence_labels = tf.reshape(features["next_sentence_labels"], [-1])
+            next_sentence_predictions = tf.argmax(next_sentence_log_probs, axis=-1,
+                                                  output_type=tf.int32)
+            metrics = {
+                "masked_lm_accuracy": tf.metrics.accuracy(
+                    labels=masked_lm_ids, predictions=masked_lm_predictions,
+                    weights=masked_lm_weights),
+                "masked_lm_loss": tf.metrics.mean(values=masked_lm_example_loss,
+                                                  weights=masked_lm_weights),
+                "next_sentence_accuracy": tf.metrics.accuracy(
+                    labels=next_sentence_labels, predictions=next_sentence_predictions),
+                "next_sentence_loss": tf.metrics.mean(values=next_sentence_example_loss),
+            }
+            return NPUEstimatorSpec(mode=mode, loss=total_loss, eval_metric_ops=metrics)
+        raise ValueError("only TRAIN and EVAL modes are supported, got %s" % mode)
+
+    return model_fn
+
+
+def step_line(record):
+    """The common step line plus the two loss terms."""
+    parts = ["step = %d" % record["step"], "loss = %.6f" % record["loss"]]
+    for key in ("mlm_loss", "nsp_loss"):
+        if key in record:
+            parts.append("%s = %.6f" % (key, record[key]))
+    if "lr" in record:
+        parts.append("lr = %.6e" % record["lr"])
+    if "loss_scale" in record:
+        parts.append("loss_scale = %g" % record["loss_scale"])
+    if record.get("overflow"):
+        parts.append("overflow = 1")
+    if record.get("examples_per_sec") is not None:
+        parts.append("examples/sec = %.2f" % record["examples_per_sec"])
+    return ", ".join(parts)
+
+
+def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq, is_training,
+                     batch_size, rank_id=0, rank_size=1, num_cpu_threads=2, seed=None):
+    """input_fn over pretraining TFRecords; training shards by rank, interleaves files, shuffles
+    and repeats; eval reads every example once. Batches drop the remainder (static shapes)."""
+    name_to_features = pretraining_data.name_to_features(max_seq_length, max_predictions_per_seq)
+
+    def decode_record(record):
+        example = tf.parse_single_example(record, name_to_features)
+        return {name: (tf.cast(t, tf.int32) if t.dtype == tf.int64 else t)
+                for name, t in example.items()}
+
+    def input_fn(params=None):
+        del params
+        if is_training:
+            d = tf.data.Dataset.from_tensor_slices(tf.constant(input_files))
+            if rank_size > 1:
+                d = d.shard(rank_size, rank_id)
+            d = d.repeat()
+            d = d.shuffle(buffer_size=len(input_files), seed=seed)
+            cycle_length = min(num_cpu_threads, len(input_files))
+            d = d.interleave(tf.data.TFRecordDataset, cycle_length=cycle_length)
+            d = d.shuffle(buffer_size=100, seed=seed)
+        else:
+            d = tf.data.TFRecordDataset(input_files)
+        d = d.map(decode_record, num_parallel_calls=num_cpu_threads)
+        d = d.batch(batch_size, drop_remainder=True)
+        return d.prefetch(2)
+
+    return input_fn
+
+
+def check_tfrecords(input_files, flag_name):
+    """Reads the first record of each file: clear errors for corrupt files or other lengths."""
+    expected = {"input_ids": FLAGS.max_seq_length, "input_mask": FLAGS.max_seq_length,
+                "segment_ids": FLAGS.max_seq_length,
+                "masked_lm_positions": FLAGS.max_predictions_per_seq,
+                "masked_lm_ids": FLAGS.max_predictions_per_seq,
+                "masked_lm_weights": FLAGS.max_predictions_per_seq,
+                "next_sentence_labels": 1}
+    for path in input_files[:64]:
+        try:
+            rows = pretraining_data.read_examples_numpy(path, limit=1)
+        except (tf.errors.DataLossError, tf.errors.OpError, ValueError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ValueError("--%s: %s is not a valid TFRecord file (%s)"
+                             % (flag_name, path, first))
+        if not rows:
+            raise ValueError("--%s: %s holds no records" % (flag_name, path))
+        for name, length in expected.items():
+            if name not in rows[0]:
+                raise ValueError("--%s: %s lacks feature %s (not a BERT pretraining file?)"
+                                 % (flag_name, path, name))
+            if len(rows[0][name]) != length:
+                raise ValueError("--%s: %s has %s of length %d, but the flags say %d "
+                                 "(--max_seq_length / --max_predictions_per_seq)"
+                                 % (flag_name, path, name, len(rows[0][name]), length))
+
+
+def check_flags():
+    if not FLAGS.do_train and not FLAGS.do_eval:
+        raise npu_runconfig.UsageError("at least one of --do_train or --do_eval must be True")
+    for name in ("bert_config_file", "input_file", "output_dir"):
+        if not getattr(FLAGS, name):
+            raise npu_runconfig.UsageError("--%s is required" % name)
+    bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
+    if FLAGS.max_seq_length > bert_config.max_position_embeddings:
+        raise npu_runconfig.UsageError(
+            "--max_seq_length=%d > max_position_embeddings=%d of --bert_config_file=%s"
+            % (FLAGS.max_seq_length, bert_config.max_position_embeddings,
+               FLAGS.bert_config_file))
+    if FLAGS.init_checkpoint:
+        FLAGS.init_checkpoint = checkpoint_utils.resolve_checkpoint(FLAGS.init_checkpoint)
+    if FLAGS.vocab_file and not os.path.isfile(FLAGS.vocab_file):
+        raise FileNotFoundError("--vocab_file=%s not found" % FLAGS.vocab_file)
+    if FLAGS.num_warmup_steps > FLAGS.num_train_steps:
+        raise npu_runconfig.UsageError("--num_warmup_steps=%d > --num_train_steps=%d"
+                                       % (FLAGS.num_warmup_steps, FLAGS.num_train_steps))
+    return bert_config
+
+
+def run():
+    tf.logging.set_verbosity(tf.logging.INFO)
+    bert_config = check_flags()
+    input_files = pretraining_data.expand_input_patterns(FLAGS.input_file)
+    check_tfrecords(input_files, "input_file")
+    eval_files = input_files
+    if FLAGS.eval_input_file:
+        eval_files = pretraining_data.expand_input_patterns(FLAGS.eval_input_file)
+        check_tfrecords(eval_files, "eval_input_file")
+    tf.logging.info("*** Input files: %s", ", ".join(input_files))
+    os.makedirs(FLAGS.output_dir, exist_ok=True)
+
+    runtime = npu_runconfig.resolve(FLAGS)
+    recorder = RunRecorder(network=NETWORK, task="pretraining",
+                           batch_size=FLAGS.train_batch_size, unit="sentences/sec",
+                           runtime=runtime, skip_steps=FLAGS.timing_skip_steps)
+    model_fn = model_fn_builder(bert_config, FLAGS.init_checkpoint, FLAGS.learning_rate,
+                                FLAGS.num_train_steps, FLAGS.num_warmup_steps, recorder,
+                                FLAGS.use_one_hot_embeddings)
+    estimator = npu_runconfig.build_estimator(model_fn, runtime.run_config(FLAGS.output_dir))
+
+    if FLAGS.do_train:
+        npu_runconfig.check_loop_alignment(FLAGS.num_train_steps, FLAGS.iterations_per_loop,
+                                           "num_train_steps")
+        tf.logging.info("***** Running training: batch size %d, %d steps *****",
+                        FLAGS.train_batch_size, FLAGS.num_train_steps)
+        train_input_fn = input_fn_builder(
+            input_files, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, True,
+            FLAGS.train_batch_size, runtime.rank_id, runtime.rank_size, seed=FLAGS.seed)
+        with recorder.timed("train"):
+            try:
+                estimator.train(input_fn=train_input_fn, max_steps=FLAGS.num_train_steps)
+            except tf.errors.DataLossError as err:
+                raise ValueError("--input_file=%s: corrupt TFRecord data (%s)"
+                                 % (FLAGS.input_file, str(err).strip().splitlines()[0]))
+        if FLAGS.export_dir:
+            os.makedirs(FLAGS.export_dir, exist_ok=True)
+            written = checkpoint_utils.export_clean_checkpoint(
+                FLAGS.output_dir, os.path.join(FLAGS.export_dir, "bert_model.ckpt"),
+                is_model_variable)
+            write_atomic(os.path.join(FLAGS.export_dir, "bert_config.json"),
+                         bert_config.to_json_string())
+            if FLAGS.vocab_file:
+                shutil.copyfile(FLAGS.vocab_file, os.path.join(FLAGS.export_dir, "vocab.txt"))
+            print("exported %d variables to %s" % (len(written), FLAGS.export_dir), flush=True)
+
+    if FLAGS.do_eval:
+        tf.logging.info("***** Running evaluation: batch size %d, at most %d steps *****",
+                        FLAGS.eval_batch_size, FLAGS.max_eval_steps)
+        eval_input_fn = input_fn_builder(
+            eval_files, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, False,
+            FLAGS.eval_batch_size)
+        with recorder.timed("eval"):
+            try:
+                result = estimator.evaluate(input_fn=eval_input_fn, steps=FLAGS.max_eval_steps)
+            except tf.errors.DataLossError as err:
+                raise ValueError("eval TFRecords: corrupt data (%s)"
+                                 % str(err).strip().splitlines()[0])
+        lines = ["%s = %s" % (key, result[key]) for key in sorted(result)]
+        write_atomic(os.path.join(FLAGS.output_dir, "eval_results.txt"), "\n".join(lines) + "\n")
+        print("***** Eval results *****\n  " + "\n  ".join(lines), flush=True)
+        recorder.set_metrics(result, precision=("MLM Accuracy", result["masked_lm_accuracy"]))
+
+    recorder.write(FLAGS.results_json or os.path.join(FLAGS.output_dir, "results.json"))
+
+
+def main(_):
+    try:
+        run()
+    except USER_ERRORS as err:
+        message = " ".join(str(err).strip().splitlines()[:1]) or type(err).__name__
+        print("error: %s" % message, file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    app.run(main)

