@@ -162,15 +162,20 @@ def write_split(entries, output_directory, split, num_shards, coder, progress_st
         name = "%s-%05d-of-%05d" % (split, shard, num_shards)
         final_path = os.path.join(output_directory, name)
         tmp_path = os.path.join(output_directory, ".tmp-" + name)
-        with tf.python_io.TFRecordWriter(tmp_path) as writer:
-            for path, index, synset in entries[bounds[shard]:bounds[shard + 1]]:
-                with open(path, "rb") as f:
-                    contents = f.read()
-                jpeg, height, width = coder.to_rgb_jpeg(contents, path)
-                example = make_example(jpeg, height, width, index + LABEL_OFFSET, synset, path)
-                writer.write(example.SerializeToString())
-                done += 1
-                progress.update(done, shard)
+        try:
+            with tf.python_io.TFRecordWriter(tmp_path) as writer:
+                for path, index, synset in entries[bounds[shard]:bounds[shard + 1]]:
+                    with open(path, "rb") as f:
+                        contents = f.read()
+                    jpeg, height, width = coder.to_rgb_jpeg(contents, path)
+                    example = make_example(jpeg, height, width, index + LABEL_OFFSET, synset, path)
+                    writer.write(example.SerializeToString())
+                    done += 1
+                    progress.update(done, shard)
+        except BaseException:
+            if os.path.exists(tmp_path):
+                os.remove(tmp_path)
+            raise
         os.replace(tmp_path, final_path)
     progress.update(done, num_shards, force=True)
     return done

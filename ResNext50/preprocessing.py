@@ -101,17 +101,18 @@ def checked_jpeg_shape(image_bytes, height=None, width=None):
         return tf.identity(shape)
 
 
-def sample_crop_window(image_shape, bbox, seed=None):
+def sample_crop_window(image_shape, bbox, seed=None, min_area=AREA_RANGE[0]):
     """Distorted bounding-box crop window [4] int32: (offset_y, offset_x, height, width).
 
     image_shape: [3] int32 (h, w, c); bbox: [1, K, 4] float (ymin, xmin, ymax, xmax), K may be 0
-    (then the whole image is the box).
+    (then the whole image is the box). The crop covers min_area..100% of the image.
     """
     whole_image = tf.constant([[[0.0, 0.0, 1.0, 1.0]]], tf.float32)
     bbox = tf.cond(tf.shape(bbox)[1] > 0, lambda: bbox, lambda: whole_image)
     begin, size, _ = tf.image.sample_distorted_bounding_box(
         image_shape, bounding_boxes=bbox, min_object_covered=MIN_OBJECT_COVERED,
-        aspect_ratio_range=ASPECT_RATIO_RANGE, area_range=AREA_RANGE, max_attempts=MAX_ATTEMPTS,
+        aspect_ratio_range=ASPECT_RATIO_RANGE, area_range=(min_area, AREA_RANGE[1]),
+        max_attempts=MAX_ATTEMPTS,
         use_image_if_no_bounding_boxes=True, seed=seed)
     offset_y, offset_x, _ = tf.unstack(begin)
     crop_h, crop_w, _ = tf.unstack(size)
@@ -133,14 +134,14 @@ def normalize(image):
 
 
 def preprocess_for_train(image_bytes, bbox, image_size, random_flip=True, seed=None,
-                         height=None, width=None):
+                         height=None, width=None, min_area=AREA_RANGE[0]):
     """JPEG bytes -> [image_size, image_size, 3] float32 normalised, randomly cropped/flipped."""
     shape = checked_jpeg_shape(image_bytes, height, width)
-    window = sample_crop_window(shape, bbox, seed=seed)
+    window = sample_crop_window(shape, bbox, seed=seed, min_area=min_area)
     image = tf.image.decode_and_crop_jpeg(image_bytes, window, channels=3)
     image = resize_bilinear(image, image_size, image_size)
     if random_flip:
-        image = tf.image.random_flip_left_right(image, seed=seed)
+        image = tf.image.random_flip_left_right(image, seed=None if seed is None else seed + 1)
     image = normalize(image)
     image.set_shape([image_size, image_size, 3])
     return image
@@ -185,7 +186,8 @@ def check_label(label, label_offset, num_classes):
 
 def build_dataset(files, is_training, batch_size, image_size, num_classes, label_offset=1,
                   rank_size=1, rank_id=0, random_flip=True, shuffle_buffer=10000,
-                  num_parallel_calls=None, repeat=None, drop_remainder=None, seed=None):
+                  num_parallel_calls=None, repeat=None, drop_remainder=None, seed=None,
+                  min_crop_area=AREA_RANGE[0]):
     """tf.data pipeline yielding (images [B, S, S, 3] float32, labels [B] int32).
 
     Sharding: by file when there are at least rank_size files, else by record.
@@ -214,7 +216,8 @@ def build_dataset(files, is_training, batch_size, image_size, num_classes, label
         image_bytes, label, bbox, height, width = parse_record(serialized)
         if is_training:
             image = preprocess_for_train(image_bytes, bbox, image_size, random_flip=random_flip,
-                                         seed=seed, height=height, width=width)
+                                         seed=seed, height=height, width=width,
+                                         min_area=min_crop_area)
         else:
             image = preprocess_for_eval(image_bytes, image_size, height=height, width=width)
         return image, check_label(label, label_offset, num_classes)

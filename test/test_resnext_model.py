@@ -1,0 +1,155 @@
+"""ResNext50/modeling.py: parameter count, shapes, grouped vs split kernels, BN facts, decay set."""
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+from ResNext50 import modeling
+
+tf.disable_eager_execution()
+
+TINY = modeling.ResNextConfig(layer_counts=(1, 1, 1, 1), widths=(32, 64, 128, 256), cardinality=8,
+                              stem_filters=16)
+
+
+def test_resnext50_has_25028904_parameters_at_1000_classes(tf_graph):
+    images = tf.placeholder(tf.float32, [None, 224, 224, 3])
+    logits = modeling.resnext_logits(images, 1000, training=True, group_conv_impl="split")
+    assert logits.shape.as_list() == [None, 1000]
+    assert modeling.count_parameters(tf.trainable_variables()) == 25028904
+    names = [v.op.name for v in tf.trainable_variables()]
+    assert names[-2:] == ["fp32_vars/dense/kernel", "fp32_vars/dense/bias"]
+    # 16 blocks, 4 with a projection shortcut; stem conv + 3 convs per block + 4 shortcuts + dense.
+    kernels = [n for n in names if n.endswith("/kernel")]
+    assert len(kernels) == 1 + 16 * 3 + 4 + 1
+    grouped = tf.trainable_variables("fp32_vars/stage1/block0/conv2/kernel")[0]
+    assert grouped.shape.as_list() == [3, 3, 4, 128]   # 32 groups of 4 channels
+    moving = [v for v in tf.global_variables() if "moving_" in v.op.name]
+    assert len(moving) == 2 * (1 + 16 * 3 + 4) and not any(v in tf.trainable_variables() for v in moving)
+
+
+def test_weight_decay_excludes_batch_norm_and_biases(tf_graph):
+    modeling.resnext_logits(tf.placeholder(tf.float32, [None, 32, 32, 3]), 10, True, TINY)
+    decayed = [v.op.name for v in tf.trainable_variables() if modeling.is_weight_decay_variable(v)]
+    assert decayed and all(n.endswith("/kernel") for n in decayed)
+    assert len(decayed) == 1 + 4 * 3 + 4 + 1
+    skipped = [v.op.name for v in tf.trainable_variables() if not modeling.is_weight_decay_variable(v)]
+    assert {n.rsplit("/", 1)[1] for n in skipped} == {"gamma", "beta", "bias"}
+
+
+@pytest.mark.parametrize("size,batch", [(32, 2), (64, 3), (57, 1)])
+def test_output_shapes(tf_graph, size, batch):
+    images = tf.random_normal([batch, size, size, 3], seed=1)
+    logits = modeling.resnext_logits(images, 7, training=False, config=TINY)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        out = sess.run(logits)
+    assert out.shape == (batch, 7) and np.all(np.isfinite(out))
+
+
+def numpy_grouped_conv(x, kernel, stride, groups):
+    """Reference: SAME padding, NHWC, kernel [3, 3, C/groups, C_out]."""
+    n, h, w, c = x.shape
+    c_out = kernel.shape[3]
+    out_h, out_w = -(-h // stride), -(-w // stride)
+    pad_h = max((out_h - 1) * stride + 3 - h, 0)
+    pad_w = max((out_w - 1) * stride + 3 - w, 0)
+    xp = np.pad(x, [(0, 0), (pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)])
+    cin_g, cout_g = c // groups, c_out // groups
+    out = np.zeros((n, out_h, out_w, c_out), np.float64)
+    for g in range(groups):
+        xs = xp[..., g * cin_g:(g + 1) * cin_g]
+        ks = kernel[..., g * cout_g:(g + 1) * cout_g]
+        for i in range(out_h):
+            for j in range(out_w):
+                patch = xs[:, i * stride:i * stride + 3, j * stride:j * stride + 3, :]
+                out[:, i, j, g * cout_g:(g + 1) * cout_g] = np.tensordot(patch, ks, axes=3)
+    return out
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_grouped_and_split_kernels_match_numpy(tf_graph, stride):
+    rng = np.random.RandomState(0)
+    x = rng.randn(2, 7, 6, 16).astype(np.float32)
+    k = rng.randn(3, 3, 4, 16).astype(np.float32)   # 4 groups
+    xt, kt = tf.constant(x), tf.constant(k)
+    grouped = modeling.grouped_conv2d(xt, kt, stride, 4, "grouped")
+    split = modeling.grouped_conv2d(xt, kt, stride, 4, "split")
+    grads = [tf.gradients(tf.reduce_sum(tf.square(y)), [xt, kt]) for y in (grouped, split)]
+    with tf.Session() as sess:
+        g_out, s_out, g_grads, s_grads = sess.run([grouped, split] + grads)
+    expected = numpy_grouped_conv(x, k, stride, 4)
+    np.testing.assert_allclose(g_out, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(s_out, expected, rtol=1e-4, atol=1e-4)
+    for a, b in zip(g_grads, s_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+
+
+def test_whole_network_same_numbers_with_grouped_and_split_kernels(tf_graph):
+    images = tf.random_normal([2, 32, 32, 3], seed=3)
+    labels = tf.constant([1, 4])
+    outputs = {}
+    for impl in ("grouped", "split"):
+        with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
+            logits = modeling.resnext_logits(images, 5, training=True, config=TINY,
+                                             group_conv_impl=impl)
+        loss = tf.losses.sparse_softmax_cross_entropy(labels, logits)
+        kernels = [v for v in tf.trainable_variables() if "conv2/kernel" in v.op.name]
+        outputs[impl] = [logits] + tf.gradients(loss, kernels)
+    assert len(tf.trainable_variables()) == len({v.op.name for v in tf.trainable_variables()})
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        # gamma of bn3 starts at 0; randomise every variable so the grouped conv matters.
+        for v in tf.trainable_variables():
+            sess.run(v.assign(tf.random_normal(v.shape, stddev=0.2, seed=7)))
+        grouped, split = sess.run([outputs["grouped"], outputs["split"]])
+    assert len(grouped) == 1 + 4
+    for a, b in zip(grouped, split):
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4)
+
+
+def test_auto_picks_grouped_conv_where_tensorflow_runs_it():
+    assert modeling.grouped_conv_supported() is True   # TF 2.15 on CPU
+    assert modeling.resolve_group_conv_impl("auto") == "grouped"
+    assert modeling.resolve_group_conv_impl("split") == "split"
+    with pytest.raises(ValueError, match="--group_conv"):
+        modeling.resolve_group_conv_impl("winograd")
+
+
+def test_batch_norm_uses_decay_0_9_and_epsilon_1e_4(tf_graph):
+    xs = np.arange(2 * 2 * 2 * 3, dtype=np.float32).reshape(2, 2, 2, 3)
+    x = tf.constant(xs)
+    y = modeling.batch_norm(x, training=True, name="bn")
+    updates = tf.get_collection(modeling.UPDATE_OPS)
+    assert len(updates) == 2
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        out, _ = sess.run([y, updates])
+        mean, var = sess.run([tf.global_variables("bn/moving_mean")[0],
+                              tf.global_variables("bn/moving_variance")[0]])
+    batch_mean = xs.mean(axis=(0, 1, 2))
+    batch_var = xs.var(axis=(0, 1, 2))
+    np.testing.assert_allclose(out, (xs - batch_mean) / np.sqrt(batch_var + 1e-4), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(mean, 0.1 * batch_mean, rtol=1e-5)
+    # the moving variance takes the unbiased batch variance (n / (n - 1)), as fused BN reports it
+    np.testing.assert_allclose(var, 0.9 + 0.1 * batch_var * 8 / 7, rtol=1e-5)
+
+
+def test_last_batch_norm_of_each_block_starts_at_zero_gamma(tf_graph):
+    modeling.resnext_logits(tf.placeholder(tf.float32, [None, 32, 32, 3]), 10, True, TINY)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for v in tf.trainable_variables():
+            value = sess.run(v)
+            if v.op.name.endswith("bn3/gamma"):
+                assert np.all(value == 0)
+            elif v.op.name.endswith("gamma"):
+                assert np.all(value == 1)
+
+
+def test_config_rejects_width_not_divisible_by_cardinality():
+    with pytest.raises(ValueError, match="multiple of cardinality"):
+        modeling.ResNextConfig(widths=(128, 256, 500, 1024))
+    with pytest.raises(ValueError, match="unknown ResNeXt config keys"):
+        modeling.ResNextConfig.from_dict({"layers": [3, 4, 6, 3]})
+    full = modeling.ResNextConfig.from_json_file(modeling.DEFAULT_CONFIG_PATH)
+    assert full.to_dict() == modeling.ResNextConfig().to_dict()
