@@ -259,9 +259,10 @@ def run():
     print("ResNeXt (%s blocks, widths %s, cardinality %d), group conv: %s, image %dx%d, "
           "%d classes" % (config.layer_counts, config.widths, config.cardinality, group_conv_impl,
                           FLAGS.image_size, FLAGS.image_size, FLAGS.num_classes), flush=True)
-    print("data: %s (%d train / %d validation images%s); global batch %d, %d steps/epoch, "
+    print("data: %s [%s] (%d train / %d validation images%s); global batch %d, %d steps/epoch, "
           "LR schedule %d steps (warm-up %d), training to step %d" % (
-              data_dir, num_train, num_eval, ", from dataset_info.json" if info else "",
+              data_dir, FLAGS.task_name, num_train, num_eval,
+              ", from dataset_info.json" if info else "",
               global_batch, steps_per_epoch, schedule_steps, warmup_steps, max_steps), flush=True)
 
     train_files = eval_files = None
