@@ -140,37 +140,6 @@ def step_line(record):
     return ", ".join(parts)
 
 
-def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq, is_training,
-                     batch_size, rank_id=0, rank_size=1, num_cpu_threads=2, seed=None):
-    """input_fn over pretraining TFRecords; training shards by rank, interleaves files, shuffles
-    and repeats; eval reads every example once. Batches drop the remainder (static shapes)."""
-    name_to_features = pretraining_data.name_to_features(max_seq_length, max_predictions_per_seq)
-
-    def decode_record(record):
-        example = tf.parse_single_example(record, name_to_features)
-        return {name: (tf.cast(t, tf.int32) if t.dtype == tf.int64 else t)
-                for name, t in example.items()}
-
-    def input_fn(params=None):
-        del params
-        if is_training:
-            d = tf.data.Dataset.from_tensor_slices(tf.constant(input_files))
-            if rank_size > 1:
-                d = d.shard(rank_size, rank_id)
-            d = d.repeat()
-            d = d.shuffle(buffer_size=len(input_files), seed=seed)
-            cycle_length = min(num_cpu_threads, len(input_files))
-            d = d.interleave(tf.data.TFRecordDataset, cycle_length=cycle_length)
-            d = d.shuffle(buffer_size=100, seed=seed)
-        else:
-            d = tf.data.TFRecordDataset(input_files)
-        d = d.map(decode_record, num_parallel_calls=num_cpu_threads)
-        d = d.batch(batch_size, drop_remainder=True)
-        return d.prefetch(2)
-
-    return input_fn
-
-
 def check_tfrecords(input_files, flag_name):
     """Reads the first record of each file: clear errors for corrupt files or other lengths."""
     expected = {"input_ids": FLAGS.max_seq_length, "input_mask": FLAGS.max_seq_length,
@@ -246,7 +215,7 @@ def run():
                                            "num_train_steps")
         tf.logging.info("***** Running training: batch size %d, %d steps *****",
                         FLAGS.train_batch_size, FLAGS.num_train_steps)
-        train_input_fn = input_fn_builder(
+        train_input_fn = pretraining_data.input_fn_builder(
             input_files, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, True,
             FLAGS.train_batch_size, runtime.rank_id, runtime.rank_size, seed=FLAGS.seed)
         with recorder.timed("train"):
@@ -269,7 +238,7 @@ def run():
     if FLAGS.do_eval:
         tf.logging.info("***** Running evaluation: batch size %d, at most %d steps *****",
                         FLAGS.eval_batch_size, FLAGS.max_eval_steps)
-        eval_input_fn = input_fn_builder(
+        eval_input_fn = pretraining_data.input_fn_builder(
             eval_files, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, False,
             FLAGS.eval_batch_size)
         with recorder.timed("eval"):

@@ -104,6 +104,40 @@ def init_from_checkpoint(init_checkpoint, tvars=None, log=True):
     return initialized
 
 
+def write_checkpoint(dst_prefix, tensors):
+    """Writes {name: numpy array} as a TF checkpoint `dst_prefix` (.index + .data).
+
+    The files are written in a temporary folder beside the target and renamed into place (data
+    first, index last), so a reader never sees a half-written checkpoint.
+    """
+    out_dir = os.path.dirname(os.path.abspath(dst_prefix))
+    os.makedirs(out_dir, exist_ok=True)
+    tmp_dir = tempfile.mkdtemp(prefix=".ckpt_", dir=out_dir)
+    try:
+        graph = tf.Graph()
+        with graph.as_default():
+            variables, feeds, assigns = [], {}, []
+            for name in sorted(tensors):
+                value = tensors[name]
+                var = tf.get_variable(name, shape=value.shape, dtype=tf.as_dtype(value.dtype),
+                                      initializer=tf.zeros_initializer(), trainable=False)
+                holder = tf.placeholder(tf.as_dtype(value.dtype), shape=value.shape)
+                assigns.append(tf.assign(var, holder))
+                feeds[holder] = value
+                variables.append(var)
+            saver = tf.train.Saver(variables, write_version=tf.train.SaverDef.V2)
+            tmp_prefix = os.path.join(tmp_dir, os.path.basename(dst_prefix))
+            with tf.Session(graph=graph) as sess:
+                sess.run(assigns, feed_dict=feeds)
+                saver.save(sess, tmp_prefix, write_meta_graph=False, write_state=False)
+        written = sorted(glob.glob(tmp_prefix + ".*"), key=lambda p: p.endswith(".index"))
+        for path in written:  # data shards first, the index last
+            os.replace(path, os.path.join(out_dir, os.path.basename(path)))
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return dst_prefix
+
+
 def export_clean_checkpoint(src, dst_prefix, keep):
     """Writes the variables of checkpoint `src` accepted by `keep(name)` (+ global_step) to `dst_prefix`.
 
@@ -117,34 +151,8 @@ def export_clean_checkpoint(src, dst_prefix, keep):
     src = resolve_checkpoint(src)
     reader = tf.train.load_checkpoint(src)
     shapes = reader.get_variable_to_shape_map()
-    dtypes = reader.get_variable_to_dtype_map()
     names = sorted(n for n in shapes if n == "global_step" or keep(n))
     if not [n for n in names if n != "global_step"]:
         raise ValueError("checkpoint %s holds no model variables to export" % src)
-
-    out_dir = os.path.dirname(os.path.abspath(dst_prefix))
-    os.makedirs(out_dir, exist_ok=True)
-    tmp_dir = tempfile.mkdtemp(prefix=".export_", dir=out_dir)
-    try:
-        graph = tf.Graph()
-        with graph.as_default():
-            variables, feeds, assigns = [], {}, []
-            for name in names:
-                value = reader.get_tensor(name)
-                var = tf.get_variable(name, shape=shapes[name], dtype=dtypes[name],
-                                      initializer=tf.zeros_initializer(), trainable=False)
-                holder = tf.placeholder(dtypes[name], shape=shapes[name])
-                assigns.append(tf.assign(var, holder))
-                feeds[holder] = value
-                variables.append(var)
-            saver = tf.train.Saver(variables, write_version=tf.train.SaverDef.V2)
-            with tf.Session(graph=graph) as sess:
-                sess.run(assigns, feed_dict=feeds)
-                tmp_prefix = os.path.join(tmp_dir, os.path.basename(dst_prefix))
-                saver.save(sess, tmp_prefix, write_meta_graph=False, write_state=False)
-        written = sorted(glob.glob(tmp_prefix + ".*"), key=lambda p: p.endswith(".index"))
-        for path in written:  # data shards first, the index last
-            os.replace(path, os.path.join(out_dir, os.path.basename(path)))
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+    write_checkpoint(dst_prefix, {name: reader.get_tensor(name) for name in names})
     return [(n, shapes[n]) for n in names]

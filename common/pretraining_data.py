@@ -349,3 +349,38 @@ def read_examples_numpy(path, limit=None):
         if limit and len(out) >= limit:
             break
     return out
+
+
+def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq, is_training,
+                     batch_size, rank_id=0, rank_size=1, num_cpu_threads=2, seed=None):
+    """input_fn over pretraining TFRecords; training shards by rank, interleaves files, shuffles
+    and repeats; eval reads every example once. Batches drop the remainder (static shapes)."""
+    spec = name_to_features(max_seq_length, max_predictions_per_seq)
+
+    def decode_record(record):
+        example = tf.parse_single_example(record, spec)
+        return {name: (tf.cast(t, tf.int32) if t.dtype == tf.int64 else t)
+                for name, t in example.items()}
+
+    def input_fn(params=None):
+        del params
+        if is_training:
+            # Each rank reads its own files (or, with fewer files than ranks, its own records).
+            shard_files = rank_size > 1 and len(input_files) >= rank_size
+            d = tf.data.Dataset.from_tensor_slices(tf.constant(input_files))
+            if shard_files:
+                d = d.shard(rank_size, rank_id)
+            d = d.repeat()
+            d = d.shuffle(buffer_size=len(input_files), seed=seed)
+            cycle_length = min(num_cpu_threads, len(input_files))
+            d = d.interleave(tf.data.TFRecordDataset, cycle_length=cycle_length)
+            if rank_size > 1 and not shard_files:
+                d = d.shard(rank_size, rank_id)
+            d = d.shuffle(buffer_size=100, seed=seed)
+        else:
+            d = tf.data.TFRecordDataset(input_files)
+        d = d.map(decode_record, num_parallel_calls=num_cpu_threads)
+        d = d.batch(batch_size, drop_remainder=True)
+        return d.prefetch(2)
+
+    return input_fn

@@ -42,8 +42,17 @@ def gelu(x):
     return x * cdf
 
 
+def gelu_exact(x):
+    """The exact (erf) GELU, x * Phi(x): what PyTorch/Hugging Face BERT models call "gelu".
+
+    Not in the original; selected by hidden_act "gelu_exact" (e.g. for converted MiniLM weights).
+    """
+    return 0.5 * x * (1.0 + tf.erf(x / math.sqrt(2.0)))
+
+
 def get_activation(activation_string):
-    """Maps an activation name from a model config ("gelu", "relu", "tanh", "linear") to a function.
+    """Maps an activation name from a model config to a function: "gelu" (tanh approximation, as
+    the original), "gelu_exact" (erf), "relu", "tanh", "linear".
 
     None, "" and "linear" give None (no activation). Anything else raises ValueError.
     """
@@ -54,6 +63,8 @@ def get_activation(activation_string):
         return None
     if name == "gelu":
         return gelu
+    if name == "gelu_exact":
+        return gelu_exact
     if name == "relu":
         return tf.nn.relu
     if name == "tanh":
