@@ -170,7 +170,8 @@ def model_fn_builder(recorder, config, num_classes, global_batch, num_train_imag
         metrics = {
             "top1": tf.metrics.accuracy(labels, predictions),
             "top5": tf.metrics.mean(tf.cast(tf.nn.in_top_k(logits, labels, top_k), tf.float32)),
-            "cross_entropy": tf.metrics.mean(cross_entropy),
+            "cross_entropy": tf.metrics.mean(cross_entropy,   # weighted: the last batch is short
+                                             weights=tf.cast(tf.shape(labels)[0], tf.float32)),
         }
         return NPUEstimatorSpec(mode, loss=total_loss, eval_metric_ops=metrics)
 
@@ -247,8 +248,11 @@ def run():
     check_flags()
     data_dir = preprocessing.strip_file_scheme(FLAGS.data_url)
     config = modeling.ResNextConfig.from_json_file(FLAGS.model_config)
-    group_conv_impl = modeling.resolve_group_conv_impl(FLAGS.group_conv)
     runtime = npu_runconfig.resolve(FLAGS)
+    if FLAGS.group_conv == "auto" and runtime.device == "npu":
+        group_conv_impl = "grouped"   # the NPU compiles grouped Conv2D (the delivery relies on it);
+    else:                             # the host-side probe would only say what the CPU can do
+        group_conv_impl = modeling.resolve_group_conv_impl(FLAGS.group_conv)
     global_batch = FLAGS.batch_size * runtime.rank_size
     num_train, num_eval, info = data_sizes(data_dir)
     steps_per_epoch = max(1, num_train // global_batch)

@@ -67,6 +67,25 @@ def test_training_on_embedded_digits_reaches_top1_well_above_chance(digits, tmp_
     assert losses[-1] < losses[0]
 
 
+def test_train_and_evaluate_then_evaluate_every_kept_checkpoint(digits, tmp_path):
+    model_dir = str(tmp_path / "m")
+    code, out, err = finish(start(tiny_flags(digits, model_dir, mode="train_and_evaluate",
+                                             num_epochs=2, epochs_between_evals=1,
+                                             save_checkpoints_steps=30)))
+    assert code == 0, err[-3000:]
+    rows = [line.split() for line in out.splitlines() if re.match(r"^ +\d+ +\d+\.\d ", line)]
+    assert [int(r[0]) for r in rows] == [46, 92]          # one row per epoch
+    assert float(rows[1][2]) > 0.3                          # top-1 after 2 epochs (chance 0.1)
+    code, out, err = finish(start(tiny_flags(digits, str(tmp_path / "unused"), mode="evaluate",
+                                             ckpt_dir=model_dir)))
+    assert code == 0, err[-3000:]
+    steps = [int(line.split()[0]) for line in out.splitlines() if re.match(r"^ +\d+ +\d+\.\d ", line)]
+    kept = tf.train.get_checkpoint_state(model_dir).all_model_checkpoint_paths
+    assert steps == [int(p.rsplit("-", 1)[1]) for p in kept] and steps[-1] == 92
+    with open(str(tmp_path / "unused" / "results.json")) as f:
+        assert json.load(f)["precision_metric"]["value"] == pytest.approx(float(rows[1][2]), abs=1e-4)
+
+
 def checkpoint_values(model_dir):
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
