@@ -204,7 +204,7 @@ def report(base, test, args):
     result = compare_runs(base, test, window=args.window, rtol=args.rtol, atol=args.atol)
     steps = select_steps(base, test, steps=args.steps, every=args.every)
     bl, tl = args.base_label, args.test_label
-    out = ["## Loss: %s vs %s" % (tl, bl), ""]
+    out = ["### Loss: %s vs %s" % (tl, bl), ""]
     for label, run in ((bl, base), (tl, test)):
         out.append("- %s: `%s` - %s" % (label, run.source, run.describe()))
     out.append("")
@@ -216,10 +216,10 @@ def report(base, test, args):
     notes = base.notes + test.notes
     for n in notes:
         out.append("Note: %s" % n)
-    out += ["", "## Time per step (warm-up excluded)", ""]
+    out += ["", "### Time per step (warm-up excluded)", ""]
     tlines, tb, tt = timing_lines(base, test, bl, tl, skip_steps=args.skip_steps, batch_size=args.batch_size)
     out += tlines
-    out += ["", "## Verdict", "",
+    out += ["", "### Verdict", "",
             "%s: %s (smoothing: trailing mean over %d common logged steps)." % (
                 "PASS" if result["passed"] else "FAIL", result["reason"], result["window"])]
     return "\n".join(out) + "\n", result
@@ -236,7 +236,8 @@ def plot(base, test, result, path, base_label, test_label, rtol, window):
                                    gridspec_kw={"height_ratios": [3, 2]})
     for run, label, color in ((base, base_label, "tab:blue"), (test, test_label, "tab:orange")):
         xs = list(run.loss.keys())
-        ax1.plot(xs, list(run.loss.values()), color=color, alpha=0.35, linewidth=0.8)
+        ax1.plot(xs, list(run.loss.values()), color=color, alpha=0.35, linewidth=0.8,
+                 label="%s (logged)" % label)
     common = result["common"]
     if common:
         full = [s for s in common if s in result["smoothed"]]
