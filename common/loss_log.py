@@ -54,6 +54,8 @@ _RESNEXT_RE = re.compile(r"(?<![\w/])step:\s*(?P<step>\d+)\b(?P<rest>.*)$", re.I
 _RESNEXT_KV_RE = re.compile(r"([A-Za-z_][\w/]*)\s*:\s*(" + _NUM + r")", re.IGNORECASE)
 _XLNET_RE = re.compile(r"\[(?P<step>\d+)\]\s*\|.*?(?<![\w/])loss\s+(?P<loss>" + _NUM + r")", re.IGNORECASE)
 
+_PREFIX_RE = re.compile(r"^\s*(?:[IWEF]\d{4} [\d:.]+\s+\d+ [^\]]*\]\s|(?:INFO|WARNING|ERROR):tensorflow:)")
+
 FORMATS = ("common hook", "tf estimator", "resnext50", "xlnet")
 
 
@@ -117,7 +119,13 @@ def parse_log_text(text, loss_key="loss", source="<log>"):
     last_tf_step = None
     tf_steps_seen = []
 
+    previous = None
     for line in text.splitlines():
+        # TF 2.x prints its own lines twice (INFO:tensorflow:... and the absl-prefixed copy)
+        message = _PREFIX_RE.sub("", line, count=1).strip()
+        if message == previous:
+            continue
+        previous = message
         m = _COMMON_RE.search(line)
         if m:
             step = int(m.group("step"))
@@ -193,11 +201,12 @@ def _set_loss(run, pairs, source):
     dup = 0
     for step, loss in pairs:
         if step in run.loss:
-            dup += 1
+            if not (run.loss[step] == loss or (math.isnan(loss) and math.isnan(run.loss[step]))):
+                dup += 1
             del run.loss[step]       # keep the last occurrence (e.g. a resumed run logs a step again)
         run.loss[step] = loss
     if dup:
-        run.notes.append("%s: %d step(s) logged more than once; kept the last value of each"
+        run.notes.append("%s: %d step(s) logged more than once with different losses; kept the last"
                          % (os.path.basename(source), dup))
     run.loss = OrderedDict(sorted(run.loss.items()))
 
@@ -333,12 +342,17 @@ def load_loss_txt(path, loss_every=None):
         _apply_json_context(run, obj)
         run.files.append(jpath)
         history = _pairs(obj, "loss_history", jpath) or []
+        if run.json_ms_per_step is not None:
+            run.timing_from = "ms_per_step of %s" % os.path.basename(jpath)
+        if not loss_every and len(history) == len(values):
+            # the same run's logged steps (the last step is logged even off the interval)
+            run.fmt = "loss file, steps from loss_history of %s" % os.path.basename(jpath)
+            _set_loss(run, [(s, v) for (s, _), v in zip(history, values)], path)
+            return run
         if history:
             first = history[0][0]
         if not loss_every and run.log_every:
             every, how = run.log_every, "log_every of %s" % os.path.basename(jpath)
-        if run.json_ms_per_step is not None:
-            run.timing_from = "ms_per_step of %s" % os.path.basename(jpath)
     run.fmt = "loss file, step = %d + index x %d (%s)" % (first, every, how)
     _set_loss(run, [(first + i * every, v) for i, v in enumerate(values)], path)
     return run
@@ -411,7 +425,10 @@ def _load_log(path, loss_key):
     run = parse_log_text(_read_text(path), loss_key=loss_key, source=path)
     run.files.append(path)
     beside = _results_json_beside(path)
-    if isinstance(beside, tuple) and beside[0] != "ambiguous":
+    if isinstance(beside, tuple) and beside[0] == "ambiguous":
+        run.notes.append("%s: several results JSONs beside it (%s); took no batch size or warm-up from them"
+                         % (os.path.basename(path), ", ".join(os.path.basename(b) for b in beside[1])))
+    elif beside is not None:
         _apply_json_context(run, beside[1])
         run.files.append(beside[0])
     return run

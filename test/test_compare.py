@@ -83,6 +83,28 @@ def test_tf_estimator_lines_and_rates():
     assert t["ms"] == pytest.approx((100.0 + 50.0) / 2) and t["n"] == 2
 
 
+def test_tf2_prints_each_line_twice_and_it_counts_once():
+    # TF 2.15 writes every Estimator line through both logging handlers (as in a real train_0.log)
+    text = "\n".join([
+        "INFO:tensorflow:loss = 0.6894285, step = 0",
+        "I1122 02:24:57.279066 140445531360128 basic_session_run_hooks.py:265] loss = 0.6894285, step = 0",
+        "INFO:tensorflow:global_step/sec: 4",
+        "I1122 02:25:00.304174 140445531360128 basic_session_run_hooks.py:716] global_step/sec: 4",
+        "INFO:tensorflow:loss = 0.69127464, step = 10 (3.025 sec)",
+        "I1122 02:25:00.304174 140445531360128 basic_session_run_hooks.py:263] loss = 0.69127464, step = 10 "
+        "(3.025 sec)",
+        "INFO:tensorflow:global_step/sec: 5",
+        "I1122 02:25:02.304174 140445531360128 basic_session_run_hooks.py:716] global_step/sec: 5",
+        "INFO:tensorflow:loss = 0.5, step = 20 (2.0 sec)",
+        "I1122 02:25:02.304174 140445531360128 basic_session_run_hooks.py:263] loss = 0.5, step = 20 (2.0 sec)",
+    ])
+    run = parse_log_text(text)
+    assert list(run.loss.items()) == [(0, 0.6894285), (10, 0.69127464), (20, 0.5)]
+    assert [(o.step, o.value) for o in run.timing] == [(10, 4.0), (20, 5.0)]
+    assert not run.notes
+    assert mean_step_time(run, skip_steps=1)["ms"] == pytest.approx(200.0)  # the first interval is warm-up
+
+
 def test_resnext50_lines():
     text = "\n".join([
         PREFIX + "step: 0 epoch: 0.0 FPS: 50.0 loss: 6.900 total_loss: 8.100 lr:0.1",
@@ -140,11 +162,15 @@ def test_results_json_timing_excludes_warmup(tmp_path):
 def test_loss_txt_steps_from_results_json_beside_it(tmp_path):
     out = tmp_path / "test" / "output" / "0"
     write(out / "train_Bert_base_bs32_1p_perf_loss.txt", "2.5\n2.0\n1.5\n")
-    results_json(out / "results_perf.json", [(0, 2.5), (10, 2.0), (20, 1.5)], log_every=10)
+    # the hook logs every 10 steps and the last one (25): the JSON's own steps are used
+    results_json(out / "results_perf.json", [(0, 2.5), (10, 2.0), (25, 1.5)], log_every=10)
     run = load_run(str(out / "train_Bert_base_bs32_1p_perf_loss.txt"))
-    assert list(run.loss.items()) == [(0, 2.5), (10, 2.0), (20, 1.5)]
+    assert list(run.loss.items()) == [(0, 2.5), (10, 2.0), (25, 1.5)]
+    # a JSON of another length: first step + index x log_every
+    results_json(out / "results_perf.json", [(1, 2.5), (11, 2.0)], log_every=10)
+    assert load_run(str(out / "train_Bert_base_bs32_1p_perf_loss.txt")).steps == [1, 11, 21]
     # the flag wins over the JSON; without either the interval is 1
-    assert load_run(str(out / "train_Bert_base_bs32_1p_perf_loss.txt"), loss_every=5).steps == [0, 5, 10]
+    assert load_run(str(out / "train_Bert_base_bs32_1p_perf_loss.txt"), loss_every=5).steps == [1, 6, 11]
     alone = write(tmp_path / "alone" / "train_x_loss.txt", "1\n2\n3\n")
     assert load_run(alone).steps == [0, 1, 2]
 
