@@ -43,6 +43,7 @@ def prepare(name):
     os.makedirs(os.path.dirname(target), exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=name + ".tmp-", dir=os.path.dirname(target))
     try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is ordinary data
         builder(tmp)
         os.rename(tmp, target)
     except BaseException:
