@@ -21,6 +21,7 @@ from Bert_base import modeling
 from common import checkpoint_utils, classifier_data, npu_runconfig, optimization, transformer
 from common import flags as common_flags
 from common import tokenization
+from common.demo_data.text import demo_notice
 from common.npu_compat import NPUEstimatorSpec
 from common.results import RunRecorder, write_atomic
 
@@ -162,7 +163,15 @@ def run():
     os.makedirs(FLAGS.output_dir, exist_ok=True)
 
     runtime = npu_runconfig.resolve(FLAGS)
-    recorder = RunRecorder(network=NETWORK, task=FLAGS.task_name,
+    task = FLAGS.task_name
+    notice = demo_notice(FLAGS.data_dir)
+    if notice:
+        print(notice, flush=True)
+        task += " (embedded demo)"
+    if not FLAGS.init_checkpoint and FLAGS.do_train:
+        print("note: no --init_checkpoint: fine-tuning starts from randomly initialised weights",
+              flush=True)
+    recorder = RunRecorder(network=NETWORK, task=task,
                            batch_size=FLAGS.train_batch_size, unit="sentences/sec",
                            runtime=runtime, skip_steps=FLAGS.timing_skip_steps)
 

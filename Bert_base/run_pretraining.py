@@ -21,6 +21,7 @@ from absl import app, flags
 from Bert_base import modeling
 from common import checkpoint_utils, npu_runconfig, optimization, pretraining_data, transformer
 from common import flags as common_flags
+from common.demo_data.text import demo_notice
 from common.npu_compat import NPUEstimatorSpec
 from common.results import RunRecorder, write_atomic
 
@@ -202,7 +203,12 @@ def run():
     os.makedirs(FLAGS.output_dir, exist_ok=True)
 
     runtime = npu_runconfig.resolve(FLAGS)
-    recorder = RunRecorder(network=NETWORK, task="pretraining",
+    task = "pretraining"
+    notice = demo_notice(input_files[0])
+    if notice:
+        print(notice, flush=True)
+        task += " (embedded demo)"
+    recorder = RunRecorder(network=NETWORK, task=task,
                            batch_size=FLAGS.train_batch_size, unit="sentences/sec",
                            runtime=runtime, skip_steps=FLAGS.timing_skip_steps)
     model_fn = model_fn_builder(bert_config, FLAGS.init_checkpoint, FLAGS.learning_rate,

@@ -225,3 +225,26 @@ def make_bert_pretraining(folder):
         "max_predictions_per_seq %d, dupe_factor %d, masked_lm_prob %.2f, seed %d.\n"
         % (len(documents), num_eval, counts["train"], counts["eval"], PRETRAIN_MAX_SEQ_LENGTH,
            PRETRAIN_MAX_PREDICTIONS, PRETRAIN_DUPE_FACTOR, PRETRAIN_MASKED_LM_PROB, SEED)))
+
+
+def demo_dataset_of(path):
+    """Name of the embedded text data set that `path` (a folder or a file in it) belongs to, else None."""
+    from common import demo_data
+
+    if not path:
+        return None
+    folder = os.path.realpath(path if os.path.isdir(path) else os.path.dirname(path))
+    for name in ("bert_classifier", "bert_pretrain"):
+        if folder == os.path.realpath(demo_data.dataset_dir(name)):
+            return name
+    return None
+
+
+def demo_notice(path):
+    """A one-line notice when `path` is embedded demo data (for the run's log), else None."""
+    name = demo_dataset_of(path)
+    if name is None:
+        return None
+    from common import demo_data
+    return ("note: EMBEDDED DEMO data '%s' (%s), generated from installed packages; not a "
+            "benchmark data set" % (name, demo_data.DATASETS[name][1]))
