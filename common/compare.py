@@ -123,8 +123,8 @@ def _tol_words(rtol, atol):
 
 def select_steps(base, test, steps=None, every=None, rows=DEFAULT_ROWS):
     """The table's steps: --steps as given, --every N (every N-th step counted from the first logged
-    step of either run, plus the last logged step), or by default ~`rows` steps spread evenly over all logged steps (first and
-    last included)."""
+    step of either run, plus the last logged step), or by default ~`rows` steps spread evenly over
+    all logged steps (first and last included)."""
     union = sorted(set(base.loss) | set(test.loss))
     if steps:
         return list(steps)
