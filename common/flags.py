@@ -31,8 +31,8 @@ def define_common_flags(loss_scale_default="dynamic", iterations_per_loop_defaul
     flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints to keep.", lower_bound=1)
     flags.DEFINE_bool("xla", False, "Turn on XLA JIT compilation (GPU).")
     flags.DEFINE_bool("deterministic", False,
-                      "Ask TensorFlow for deterministic kernels (TF_DETERMINISTIC_OPS=1) and "
-                      "single-threaded op scheduling, for bit-identical reruns on CPU.")
+                      "Ask TensorFlow for deterministic kernels and random ops "
+                      "(TF_DETERMINISTIC_OPS=1), for bit-identical reruns on CPU.")
     flags.DEFINE_string("results_json", None,
                         "Where to write the results JSON (default: <output dir>/results.json).")
     flags.DEFINE_integer("timing_skip_steps", 5,
