@@ -6,12 +6,13 @@
 #                  sentiment (task chnsenticorp)
 #   KIND=pretrain: data = folder (or file) of pretraining TFRecords, demo = People's Daily TFRecords
 #   Without --model_path the model is configs/bert_tiny.json (demo) or configs/bert_base.json,
-#   trained from scratch, which the run says.
+#   trained from scratch, which the run says. Sets BERT_WARMUP_DIV (pretraining warmup fraction).
 
 bert_abspath() { [ -z "$1" ] || realpath -m -- "$1"; }
 
 bert_setup() {
     local kind=$1 demo_steps=$2 demo_lr=$3 real_lr=$4 demo=0
+    BERT_WARMUP_DIV=10          # warmup = train_steps / BERT_WARMUP_DIV (pretraining)
     data_path=$(bert_abspath "$data_path") model_path=$(bert_abspath "$model_path")
     [ "$DEFAULT_OUTPUT" = 1 ] || output_path=$(bert_abspath "$output_path")
     if [ "$kind" = pretrain ]; then   # own results file and checkpoint folder beside fine-tuning's
@@ -22,6 +23,7 @@ bert_setup() {
         demo=1
         data_path=$(delivery_demo_data "$([ "$kind" = pretrain ] && echo bert_pretrain || echo bert_classifier)") || return 1
         train_steps=${train_steps:-$demo_steps} learning_rate=${learning_rate:-$demo_lr}
+        BERT_WARMUP_DIV=3       # the tiny model from scratch needs a long warmup to leave the unigram plateau
     fi
     learning_rate=${learning_rate:-$real_lr}
     [ "$kind" = pretrain ] || [ -n "${task_name:-}" ] || task_name=$([ "$demo" = 1 ] && echo chnsenticorp || echo MRPC)

@@ -11,5 +11,5 @@ bert_setup pretrain 200 1e-3 1e-4 || exit 1
 delivery_run "$PYTHON" run_pretraining.py $BERT_INPUT_FLAGS $BERT_MODEL_FLAGS --do_train=true \
     --train_batch_size="$batch_size" --max_seq_length="$max_seq_length" \
     --max_predictions_per_seq="$max_predictions_per_seq" --num_train_steps="$train_steps" \
-    --num_warmup_steps=$((train_steps / 10)) --learning_rate="$learning_rate" \
+    --num_warmup_steps=$((train_steps / BERT_WARMUP_DIV)) --learning_rate="$learning_rate" \
     --output_dir="$output_path" $(delivery_common_flags)
