@@ -12,13 +12,13 @@ and elsewhere through the fallback of common/ (run config, precision, loss scale
 
 import os
 import shutil
-import sys
 
 import tensorflow.compat.v1 as tf
-from absl import app, flags
+from absl import flags
 
 from Bert_base import modeling
 from common import checkpoint_utils, classifier_data, npu_runconfig, optimization, transformer
+from common import cli
 from common import flags as common_flags
 from common import tokenization
 from common.demo_data.text import demo_notice
@@ -54,7 +54,6 @@ flags.DEFINE_string("export_dir", None, "After training, write a clean checkpoin
 FLAGS = flags.FLAGS
 
 NETWORK = "Bert_base"
-USER_ERRORS = (npu_runconfig.UsageError, ValueError, FileNotFoundError, tf.errors.DataLossError)
 
 
 def is_model_variable(name):
@@ -257,14 +256,5 @@ def run():
     recorder.write(FLAGS.results_json or os.path.join(FLAGS.output_dir, "results.json"))
 
 
-def main(_):
-    try:
-        run()
-    except USER_ERRORS as err:
-        message = " ".join(str(err).strip().splitlines()[:1]) or type(err).__name__
-        print("error: %s" % message, file=sys.stderr, flush=True)
-        sys.exit(1)
-
-
 if __name__ == "__main__":
-    app.run(main)
+    cli.run_entry_point(run, input_flag="data_dir")

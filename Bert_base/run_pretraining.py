@@ -13,13 +13,13 @@ through common/, and evaluates masked-LM and next-sentence accuracy.
 
 import os
 import shutil
-import sys
 
 import tensorflow.compat.v1 as tf
-from absl import app, flags
+from absl import flags
 
 from Bert_base import modeling
 from common import checkpoint_utils, npu_runconfig, optimization, pretraining_data, transformer
+from common import cli
 from common import flags as common_flags
 from common.demo_data.text import demo_notice
 from common.npu_compat import NPUEstimatorSpec
@@ -50,7 +50,6 @@ flags.DEFINE_string("vocab_file", None, "Optional: vocabulary copied into --expo
 FLAGS = flags.FLAGS
 
 NETWORK = "Bert_base"
-USER_ERRORS = (npu_runconfig.UsageError, ValueError, FileNotFoundError, tf.errors.DataLossError)
 
 
 def is_model_variable(name):
@@ -261,14 +260,5 @@ def run():
     recorder.write(FLAGS.results_json or os.path.join(FLAGS.output_dir, "results.json"))
 
 
-def main(_):
-    try:
-        run()
-    except USER_ERRORS as err:
-        message = " ".join(str(err).strip().splitlines()[:1]) or type(err).__name__
-        print("error: %s" % message, file=sys.stderr, flush=True)
-        sys.exit(1)
-
-
 if __name__ == "__main__":
-    app.run(main)
+    cli.run_entry_point(run, input_flag="input_file")

@@ -17,7 +17,7 @@ import datetime
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 import tensorflow.compat.v1 as tf
 
@@ -25,7 +25,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:  # run as a script from ResNext50/ (the delivery scripts do)
     sys.path.insert(0, REPO_ROOT)
 
-from common import checkpoint_utils, npu_runconfig, optimization  # noqa: E402
+from common import checkpoint_utils, cli, npu_runconfig, optimization  # noqa: E402
 from common import flags as common_flags  # noqa: E402
 from common.npu_compat import NPUEstimatorSpec  # noqa: E402
 from common.results import RunRecorder  # noqa: E402
@@ -245,6 +245,7 @@ def evaluate_checkpoints(estimator, eval_input_fn, ckpt_dir, table, recorder):
 
 
 def run():
+    tf.logging.set_verbosity(tf.logging.ERROR)  # the step lines and tables are the log
     check_flags()
     data_dir = preprocessing.strip_file_scheme(FLAGS.data_url)
     config = modeling.ResNextConfig.from_json_file(FLAGS.model_config)
@@ -325,39 +326,5 @@ def run():
     recorder.write(FLAGS.results_json or os.path.join(model_dir, "results.json"))
 
 
-def op_error_line(exc):
-    """The informative line of a TensorFlow op error (TF 2 prefixes 'Graph execution error:')."""
-    for line in exc.message.splitlines():
-        text = line.strip()
-        if (text and line == line.lstrip() and not text.startswith("[[")
-                and not text.startswith(("Graph execution error", "Detected at node", "Node:"))):
-            if "JPEG" in text and "assertion failed" not in text:
-                text += " (a corrupt image/encoded in a record)"
-            return text
-    return exc.__class__.__name__
-
-
-def main(argv):
-    if len(argv) > 1:
-        print("error: unexpected arguments %s (flags are --key=value)" % " ".join(argv[1:]),
-              file=sys.stderr)
-        return 1
-    tf.logging.set_verbosity(tf.logging.ERROR)  # the step lines and tables are the log
-    try:
-        run()
-    except (UsageError, preprocessing.InputDataError, npu_runconfig.UsageError,
-            FileNotFoundError) as exc:
-        print("error: %s" % exc, file=sys.stderr)
-        return 1
-    except ValueError as exc:  # model config, checkpoint shape mismatch, ...
-        print("error: %s" % exc, file=sys.stderr)
-        return 1
-    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as exc:
-        print("error: bad input data under --data_url=%s: %s" % (FLAGS.data_url, op_error_line(exc)),
-              file=sys.stderr)
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    app.run(main)
+    cli.run_entry_point(run, input_flag="data_url")

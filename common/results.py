@@ -9,7 +9,6 @@ import os
 import tempfile
 import time
 
-from common.hooks import StepLoggerHook
 
 
 def write_atomic(path, text):
@@ -20,6 +19,9 @@ def write_atomic(path, text):
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; results are ordinary files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -67,6 +69,7 @@ class RunRecorder:
     # -- collection ------------------------------------------------------------------------------
     def hook(self, loss, tensors=None, line_format=None):
         """A StepLoggerHook feeding this recorder; put it in EstimatorSpec(training_hooks=[...])."""
+        from common.hooks import StepLoggerHook  # TensorFlow only where a hook is built (report.py stays light)
         every_n = self.runtime.iterations_per_loop if self.runtime else 1
         return StepLoggerHook(loss, tensors, batch_size=self.batch_size, every_n=every_n,
                               on_step=self._on_step, on_log=self._on_log, line_format=line_format)

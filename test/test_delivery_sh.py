@@ -19,6 +19,7 @@ FAKE_TRAIN = textwrap.dedent("""\
         print("Traceback (most recent call last):")
         print("ValueError: --data_dir has no train.tsv")
         sys.exit(3)
+    print("data = %s" % args.get("data"))
     losses = [0.9, 0.6, 0.4]
     for i, loss in enumerate(losses):
         print("step = %d, loss = %.6f, examples/sec = 100.00" % (i * 10, loss))
@@ -40,6 +41,7 @@ SCRIPT = textwrap.dedent("""\
     EXTRA_FLAGS="fail write"
     fail=0 write=1
     delivery_parse_args "$@"
+    delivery_note "this is a note for the log"
     delivery_run "$PYTHON" fake_train.py --batch=$batch_size --fail=$fail --write=$write \\
         --data=$data_path $(delivery_common_flags)
     """)
@@ -146,3 +148,14 @@ def test_env_defaults_respected(model_dir):
     proc = run(model_dir, env={"ASCEND_DEVICE_ID": "3"})
     assert proc.returncode == 0, proc.stderr
     assert (model_dir / "test" / "output" / "3" / "train_3.log").exists()
+
+
+def test_relative_paths_notes_and_run_name(model_dir):
+    (model_dir / "data").mkdir()
+    proc = run(model_dir, "--data_path=data", env={"RUN_NAME": "pretrain_acc"})
+    assert proc.returncode == 0, proc.stderr
+    out = model_dir / "test" / "output" / "0"
+    log = (out / "train_0.log").read_text()
+    assert log.startswith("note: this is a note for the log\n")      # notes head the log
+    assert "data = %s\n" % (model_dir / "data") in log               # made absolute before the cd
+    assert (out / "results_pretrain_acc.json").exists()

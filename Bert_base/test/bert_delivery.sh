@@ -8,20 +8,12 @@
 #   Without --model_path the model is configs/bert_tiny.json (demo) or configs/bert_base.json,
 #   trained from scratch, which the run says. Sets BERT_WARMUP_DIV (pretraining warmup fraction).
 
-bert_abspath() { [ -z "$1" ] || realpath -m -- "$1"; }
-
 bert_setup() {
     local kind=$1 demo_steps=$2 demo_lr=$3 real_lr=$4 demo=0
     BERT_WARMUP_DIV=10          # warmup = train_steps / BERT_WARMUP_DIV (pretraining)
-    data_path=$(bert_abspath "$data_path") model_path=$(bert_abspath "$model_path")
-    [ "$DEFAULT_OUTPUT" = 1 ] || output_path=$(bert_abspath "$output_path")
-    if [ "$kind" = pretrain ]; then   # own results file and checkpoint folder beside fine-tuning's
-        RESULTS_JSON="$LOG_DIR/results_pretrain_${RUN_KIND}.json"
-        [ "$DEFAULT_OUTPUT" = 1 ] && output_path="$LOG_DIR/ckpt_pretrain_${RUN_KIND}"
-    fi
     if [ -z "$data_path" ]; then
         demo=1
-        data_path=$(delivery_demo_data "$([ "$kind" = pretrain ] && echo bert_pretrain || echo bert_classifier)") || return 1
+        delivery_demo_data "$([ "$kind" = pretrain ] && echo bert_pretrain || echo bert_classifier)" || return 1
         train_steps=${train_steps:-$demo_steps} learning_rate=${learning_rate:-$demo_lr}
         BERT_WARMUP_DIV=3       # the tiny model from scratch needs a long warmup to leave the unigram plateau
     fi
@@ -34,10 +26,10 @@ bert_setup() {
         done
         BERT_MODEL_FLAGS="--bert_config_file=$model_path/bert_config.json --vocab_file=$model_path/vocab.txt --init_checkpoint=$model_path"
     elif [ "$demo" = 1 ]; then
-        echo "note: no --model_path: training configs/bert_tiny.json FROM SCRATCH with the demo vocabulary" >&2
+        delivery_note "no --model_path: training configs/bert_tiny.json FROM SCRATCH with the demo vocabulary"
         BERT_MODEL_FLAGS="--bert_config_file=$REPO_ROOT/configs/bert_tiny.json --vocab_file=$data_path/vocab.txt"
     elif [ "$kind" = pretrain ]; then
-        echo "note: no --model_path: pretraining configs/bert_base.json from scratch" >&2
+        delivery_note "no --model_path: pretraining configs/bert_base.json from scratch"
         BERT_MODEL_FLAGS="--bert_config_file=$REPO_ROOT/configs/bert_base.json"
     else
         delivery_die "--model_path is required with --data_path (a folder with bert_config.json, vocab.txt, bert_model.ckpt*)"

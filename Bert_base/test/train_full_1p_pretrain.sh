@@ -5,7 +5,7 @@
 # No --data_path: the embedded demo (People's Daily 1998 TFRecords; configs/bert_tiny.json).
 source "$(dirname "$0")/../../common/scripts/delivery.sh"
 source "$(dirname "$0")/bert_delivery.sh"
-Network=Bert-base_pretrain_for_TensorFlow RUN_KIND=acc
+Network=Bert-base_pretrain_for_TensorFlow RUN_KIND=acc RUN_NAME=pretrain_acc
 batch_size=32 max_seq_length=128 max_predictions_per_seq=20 EXTRA_FLAGS="max_seq_length max_predictions_per_seq"
 delivery_parse_args "$@"
 bert_setup pretrain 600 1e-3 1e-4 || exit 1    # demo: 600 steps at 1e-3; real: 100000 steps at 1e-4

@@ -14,11 +14,7 @@
 #       defaults to the classifier fp32_vars/dense).
 # Sets RESNEXT_FLAGS (data and model flags for run_resnext50.py).
 
-resnext_abspath() { [ -z "$1" ] || realpath -m -- "$1"; }
-
 resnext_setup() {
-    data_path=$(resnext_abspath "$data_path") model_path=$(resnext_abspath "$model_path")
-    [ "$DEFAULT_OUTPUT" = 1 ] || output_path=$(resnext_abspath "$output_path")
     if [ -n "$data_path" ]; then
         num_classes=${num_classes:-1000} image_size=${image_size:-224}
         learning_rate=${learning_rate:-0.1} num_epochs=${num_epochs:-120}
@@ -26,12 +22,12 @@ resnext_setup() {
         else iterations_per_loop=${iterations_per_loop:-1000}; fi
         RESNEXT_FLAGS="--data_url=$data_path --task_name=ImageNet"
     else
-        data_path=$(delivery_demo_data resnext_digits) || return 1
+        delivery_demo_data resnext_digits || return 1
         num_classes=${num_classes:-10} image_size=${image_size:-32}
         learning_rate=${learning_rate:-0.02} num_epochs=${num_epochs:-6}
         if [ "$RUN_KIND" = perf ]; then train_steps=${train_steps:-60}; iterations_per_loop=${iterations_per_loop:-10}
         else iterations_per_loop=${iterations_per_loop:-20}; fi
-        echo "note: EMBEDDED DEMO: full ResNeXt-50 (25M parameters) on scikit-learn's digits at ${image_size}x${image_size}, $num_classes classes (ImageNet runs use 224x224)" >&2
+        delivery_note "EMBEDDED DEMO: full ResNeXt-50 (25M parameters) on scikit-learn's digits at ${image_size}x${image_size}, $num_classes classes (ImageNet runs use 224x224)"
         RESNEXT_FLAGS="--data_url=$data_path --task_name=digits_embedded_demo --min_crop_area=0.5 --warmup_epochs=1"
     fi
     RESNEXT_FLAGS="$RESNEXT_FLAGS --num_classes=$num_classes --image_size=$image_size"

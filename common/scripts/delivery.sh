@@ -3,16 +3,19 @@
 # A model script sets its defaults and calls, in order:
 #   source "$(dirname "$0")/../../common/scripts/delivery.sh"
 #   Network=Bert-base_for_TensorFlow  RUN_KIND=acc            # acc: full run (Final Precision); perf
+#   RUN_NAME=pretrain_acc                                       # optional: results/checkpoint name (default RUN_KIND)
 #   batch_size=32 train_steps=1000 learning_rate=2e-5 ...       # defaults of the flags below
 #   EXTRA_FLAGS="max_seq_length"                                # its own --key=value flags, if any
 #   delivery_parse_args "$@"
-#   [ -n "$data_path" ] || data_path=$(delivery_demo_data NAME) || exit 1
+#   [ -n "$data_path" ] || delivery_demo_data NAME || exit 1     # sets data_path to the embedded data
 #   delivery_run "$PYTHON" run_x.py --data_dir="$data_path" ... $(delivery_common_flags)
 #
 # Flags (all --key=value): --data_path --model_path (alias --ckpt_path) --output_path --batch_size
 # --train_steps --learning_rate --precision_mode --iterations_per_loop --device, plus EXTRA_FLAGS.
-# Logs go to <Model>/test/output/$ASCEND_DEVICE_ID/ (the previous run's log, results and default
-# checkpoint folder are kept as *.prev); the Final block comes from common/report.py.
+# Paths are made absolute (the run starts in the model folder). A flag left empty is not passed on,
+# so the entry point's own default applies. Logs go to <Model>/test/output/$ASCEND_DEVICE_ID/ (the
+# previous run's log, results and default checkpoint folder are kept as *.prev); the Final block
+# comes from common/report.py.
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 MODEL_DIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,9 +31,10 @@ export RANK_ID=${RANK_ID:-0}
 
 DELIVERY_FLAGS="data_path model_path output_path batch_size train_steps learning_rate precision_mode iterations_per_loop device"
 precision_mode=${precision_mode:-allow_mix_precision}
-iterations_per_loop=${iterations_per_loop:-100}
 device=${device:-auto}
+iterations_per_loop=${iterations_per_loop:-}
 data_path=${data_path:-} model_path=${model_path:-} output_path=${output_path:-}
+DELIVERY_NOTES=
 
 delivery_die() { echo "error: $*" >&2; exit 1; }
 
@@ -39,7 +43,7 @@ delivery_usage() {
     echo "  without --data_path (and --model_path) the embedded demo data is used"
     local key
     for key in $DELIVERY_FLAGS ${EXTRA_FLAGS:-}; do
-        printf '  --%-22s (default: %s)\n' "$key" "${!key:-none}"
+        printf '  --%-22s (default: %s)\n' "$key" "${!key:-set by the model}"
     done
     echo "  --ckpt_path             alias of --model_path"
 }
@@ -61,6 +65,9 @@ delivery_parse_args() {
     done
     [ -z "$data_path" ] || [ -e "$data_path" ] || delivery_die "--data_path=$data_path does not exist"
     [ -z "$model_path" ] || [ -e "$model_path" ] || delivery_die "--model_path=$model_path does not exist"
+    for key in data_path model_path output_path; do
+        [ -z "${!key}" ] || printf -v "$key" '%s' "$(realpath -m -- "${!key}")"
+    done
     for key in batch_size train_steps iterations_per_loop; do
         value=${!key:-}
         [ -z "$value" ] || [[ "$value" =~ ^[1-9][0-9]*$ ]] || delivery_die "--$key must be a positive integer, got '$value'"
@@ -73,19 +80,27 @@ delivery_parse_args() {
     esac
     case "$device" in auto|npu|gpu|cpu) ;; *) delivery_die "--device must be auto|npu|gpu|cpu, got '$device'" ;; esac
     LOG_DIR="$MODEL_DIR/test/output/$ASCEND_DEVICE_ID"
-    RESULTS_JSON="$LOG_DIR/results_${RUN_KIND}.json"
+    RUN_NAME=${RUN_NAME:-$RUN_KIND}
+    RESULTS_JSON="$LOG_DIR/results_${RUN_NAME}.json"
     DEFAULT_OUTPUT=0
-    if [ -z "$output_path" ]; then output_path="$LOG_DIR/ckpt_${RUN_KIND}"; DEFAULT_OUTPUT=1; fi
+    if [ -z "$output_path" ]; then output_path="$LOG_DIR/ckpt_${RUN_NAME}"; DEFAULT_OUTPUT=1; fi
 }
 
-# Print the folder of an embedded demo data set (generated once into .cache/), with a notice.
+# A line for the terminal now and for the head of the run's log.
+delivery_note() {
+    echo "note: $*" >&2
+    DELIVERY_NOTES+="note: $*"$'\n'
+}
+
+# Point data_path at an embedded demo data set (generated once into .cache/) and say so.
 delivery_demo_data() {
-    echo "note: no --data_path given: running the EMBEDDED DEMO ($1), not a benchmark data set" >&2
-    "$PYTHON" -m common.demo_data "$1" || { echo "error: could not prepare the embedded data '$1'" >&2; return 1; }
+    delivery_note "no --data_path given: running the EMBEDDED DEMO ($1), not a benchmark data set"
+    data_path=$("$PYTHON" -m common.demo_data "$1") || { echo "error: could not prepare the embedded data '$1'" >&2; return 1; }
 }
 
 delivery_common_flags() {
-    echo "--precision_mode=$precision_mode --iterations_per_loop=$iterations_per_loop --device=$device --results_json=$RESULTS_JSON"
+    echo "--precision_mode=$precision_mode --device=$device --results_json=$RESULTS_JSON" \
+        "${iterations_per_loop:+--iterations_per_loop=$iterations_per_loop}"
 }
 
 # Keep the previous run's artefact as NAME.prev instead of deleting or mixing it.
@@ -102,7 +117,7 @@ delivery_run() {
     [ "$DEFAULT_OUTPUT" = 1 ] && delivery_keep_previous "$output_path"
     local start end rc
     start=$(date +%s.%N)
-    (cd "$MODEL_DIR" && "$@") 2>&1 | tee "$log"
+    { printf '%s' "$DELIVERY_NOTES"; cd "$MODEL_DIR" && "$@"; } 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     end=$(date +%s.%N)
     if [ "$rc" != 0 ]; then
