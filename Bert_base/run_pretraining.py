@@ -97,8 +97,7 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
             train_tensors["mlm_loss"] = masked_lm_loss
             train_tensors["nsp_loss"] = next_sentence_loss
             return NPUEstimatorSpec(mode=mode, loss=total_loss, train_op=train_op,
-                                    training_hooks=[recorder.hook(total_loss, train_tensors,
-                                                                  line_format=step_line)])
+                                    training_hooks=[recorder.hook(total_loss, train_tensors)])
         if mode == tf.estimator.ModeKeys.EVAL:
             masked_lm_ids = tf.reshape(features["masked_lm_ids"], [-1])
             masked_lm_weights = tf.reshape(features["masked_lm_weights"], [-1])
@@ -121,23 +120,6 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
         raise ValueError("only TRAIN and EVAL modes are supported, got %s" % mode)
 
     return model_fn
-
-
-def step_line(record):
-    """The common step line plus the two loss terms."""
-    parts = ["step = %d" % record["step"], "loss = %.6f" % record["loss"]]
-    for key in ("mlm_loss", "nsp_loss"):
-        if key in record:
-            parts.append("%s = %.6f" % (key, record[key]))
-    if "lr" in record:
-        parts.append("lr = %.6e" % record["lr"])
-    if "loss_scale" in record:
-        parts.append("loss_scale = %g" % record["loss_scale"])
-    if record.get("overflow"):
-        parts.append("overflow = 1")
-    if record.get("examples_per_sec") is not None:
-        parts.append("examples/sec = %.2f" % record["examples_per_sec"])
-    return ", ".join(parts)
 
 
 def check_tfrecords(input_files, flag_name):

@@ -9,8 +9,18 @@ import time
 import tensorflow.compat.v1 as tf
 
 
+_STANDARD_FIELDS = ("step", "loss", "lr", "loss_scale", "overflow", "examples_per_sec")
+
+
 def default_line(record):
+    """`step = N, loss = X[, <extra> = X ...][, lr = X][, loss_scale = X][, examples/sec = X]`.
+
+    Extra scalars a model logs (e.g. BERT's mlm_loss and nsp_loss) follow the loss, in the order
+    they were given.
+    """
     parts = ["step = %d" % record["step"], "loss = %.6f" % record["loss"]]
+    parts.extend("%s = %.6f" % (key, value) for key, value in record.items()
+                 if key not in _STANDARD_FIELDS)
     if "lr" in record:
         parts.append("lr = %.6e" % record["lr"])
     if "loss_scale" in record:

@@ -21,6 +21,9 @@ def test_default_line_is_parseable():
     assert line == "step = 100, loss = 2.500000, lr = 1.000000e-04, loss_scale = 1024, examples/sec = 123.46"
     assert STEP_LINE.match(line)
     assert default_line({"step": 3, "loss": 1.0}) == "step = 3, loss = 1.000000"
+    extra = default_line({"loss": 2.0, "mlm_loss": 1.5, "nsp_loss": 0.5, "lr": 1e-3, "step": 7,
+                          "examples_per_sec": None})
+    assert extra == "step = 7, loss = 2.000000, mlm_loss = 1.500000, nsp_loss = 0.500000, lr = 1.000000e-03"
 
 
 def test_hook_logs_every_n_and_last_step(tf_graph, capsys):
