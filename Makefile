@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 1
 COMPARE_ID := 9
 COMPARE_DIR := Bert_base/test/output/$(COMPARE_ID)
 
-.PHONY: setup test test-slow demo clean-cache
+.PHONY: setup test demo clean-cache
 
 setup: $(STAMP)
 
@@ -28,10 +28,7 @@ $(STAMP): requirements.txt Makefile
 	@touch $@
 
 test: setup
-	$(VPY) -m pytest -q -m "not slow" test
-
-test-slow: setup
-	$(VPY) -m pytest -q -m slow test
+	$(VPY) -m pytest -q test
 
 demo: setup
 	@ran=0; for m in $(MODELS); do \

@@ -1,4 +1,4 @@
-"""pytest set-up: repo root on sys.path, quiet TensorFlow, the `slow` marker."""
+"""pytest set-up: repo root on sys.path, quiet TensorFlow, shared fixtures."""
 import os
 import sys
 
@@ -8,10 +8,6 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: long runs kept out of `make test` (run by `make test-slow`)")
 
 
 @pytest.fixture

@@ -86,9 +86,8 @@ delivery_parse_args() {
     if [ -z "$output_path" ]; then output_path="$LOG_DIR/ckpt_${RUN_NAME}"; DEFAULT_OUTPUT=1; fi
 }
 
-# A line for the terminal now and for the head of the run's log.
+# A line printed at the head of the run (terminal and log) by delivery_run.
 delivery_note() {
-    echo "note: $*" >&2
     DELIVERY_NOTES+="note: $*"$'\n'
 }
 
