@@ -10,12 +10,11 @@ are copied beside it when given, so the folder serves as --model_path.
 
 import os
 import shutil
-import sys
 
-from absl import app, flags
+from absl import flags
 
 from Bert_base import modeling
-from common import checkpoint_utils
+from common import checkpoint_utils, cli
 from common.results import write_atomic
 
 FLAGS = flags.FLAGS
@@ -35,6 +34,7 @@ def export(checkpoint, output_dir, bert_config_file=None, vocab_file=None):
         config = modeling.BertConfig.from_json_file(bert_config_file)
     if vocab_file and not os.path.isfile(vocab_file):
         raise FileNotFoundError("--vocab_file=%s not found" % vocab_file)
+    os.makedirs(output_dir, exist_ok=True)
     written = checkpoint_utils.export_clean_checkpoint(
         checkpoint, os.path.join(output_dir, "bert_model.ckpt"), is_model_variable)
     if bert_config_file:
@@ -54,15 +54,10 @@ def define_flags():
     flags.DEFINE_string("vocab_file", None, "Optional: copied in as vocab.txt.")
 
 
-def main(_):
-    try:
-        if not FLAGS.checkpoint or not FLAGS.output_dir:
-            raise ValueError("--checkpoint and --output_dir are required")
-        written = export(FLAGS.checkpoint, FLAGS.output_dir, FLAGS.bert_config_file,
-                         FLAGS.vocab_file)
-    except (ValueError, FileNotFoundError) as err:
-        print("error: %s" % str(err).strip().splitlines()[0], file=sys.stderr)
-        sys.exit(1)
+def run():
+    if not FLAGS.checkpoint or not FLAGS.output_dir:
+        raise ValueError("--checkpoint and --output_dir are required")
+    written = export(FLAGS.checkpoint, FLAGS.output_dir, FLAGS.bert_config_file, FLAGS.vocab_file)
     for name, shape in written:
         print("  %s %s" % (name, shape))
     print("exported %d variables to %s" % (len(written), FLAGS.output_dir))
@@ -70,4 +65,4 @@ def main(_):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run_entry_point(run)

@@ -11,12 +11,11 @@ and elsewhere through the fallback of common/ (run config, precision, loss scale
 """
 
 import os
-import shutil
 
 import tensorflow.compat.v1 as tf
 from absl import flags
 
-from Bert_base import modeling
+from Bert_base import export_checkpoint, modeling
 from common import checkpoint_utils, classifier_data, npu_runconfig, optimization, transformer
 from common import cli
 from common import flags as common_flags
@@ -54,14 +53,6 @@ flags.DEFINE_string("export_dir", None, "After training, write a clean checkpoin
 FLAGS = flags.FLAGS
 
 NETWORK = "Bert_base"
-
-
-def is_model_variable(name):
-    """Variables of the model (not optimizer slots, loss scale or counters)."""
-    if name.endswith("/adam_m") or name.endswith("/adam_v"):
-        return False
-    return (name.startswith("bert/") or name.startswith("cls/")
-            or name in ("output_weights", "output_bias"))
 
 
 def create_model(bert_config, is_training, input_ids, input_mask, segment_ids, labels,
@@ -140,17 +131,6 @@ def check_flags():
     return bert_config
 
 
-def export_model(bert_config):
-    """Writes a clean checkpoint + bert_config.json + vocab.txt into --export_dir."""
-    os.makedirs(FLAGS.export_dir, exist_ok=True)
-    written = checkpoint_utils.export_clean_checkpoint(
-        FLAGS.output_dir, os.path.join(FLAGS.export_dir, "bert_model.ckpt"), is_model_variable)
-    write_atomic(os.path.join(FLAGS.export_dir, "bert_config.json"),
-                 bert_config.to_json_string())
-    shutil.copyfile(FLAGS.vocab_file, os.path.join(FLAGS.export_dir, "vocab.txt"))
-    print("exported %d variables to %s" % (len(written), FLAGS.export_dir), flush=True)
-
-
 def run():
     tf.logging.set_verbosity(tf.logging.INFO)
     bert_config = check_flags()
@@ -204,7 +184,9 @@ def run():
         with recorder.timed("train"):
             estimator.train(input_fn=train_input_fn, max_steps=num_train_steps)
         if FLAGS.export_dir:
-            export_model(bert_config)
+            written = export_checkpoint.export(FLAGS.output_dir, FLAGS.export_dir,
+                                               FLAGS.bert_config_file, FLAGS.vocab_file)
+            print("exported %d variables to %s" % (len(written), FLAGS.export_dir), flush=True)
 
     if FLAGS.do_eval:
         eval_examples = processor.get_dev_examples(FLAGS.data_dir)

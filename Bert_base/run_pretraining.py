@@ -12,12 +12,11 @@ through common/, and evaluates masked-LM and next-sentence accuracy.
 """
 
 import os
-import shutil
 
 import tensorflow.compat.v1 as tf
 from absl import flags
 
-from Bert_base import modeling
+from Bert_base import export_checkpoint, modeling
 from common import checkpoint_utils, npu_runconfig, optimization, pretraining_data, transformer
 from common import cli
 from common import flags as common_flags
@@ -50,13 +49,6 @@ flags.DEFINE_string("vocab_file", None, "Optional: vocabulary copied into --expo
 FLAGS = flags.FLAGS
 
 NETWORK = "Bert_base"
-
-
-def is_model_variable(name):
-    """Variables of the model (not optimizer slots, loss scale or counters)."""
-    if name.endswith("/adam_m") or name.endswith("/adam_v"):
-        return False
-    return name.startswith("bert/") or name.startswith("cls/")
 
 
 def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_steps,
@@ -212,14 +204,8 @@ def run():
                 raise ValueError("--input_file=%s: corrupt TFRecord data (%s)"
                                  % (FLAGS.input_file, str(err).strip().splitlines()[0]))
         if FLAGS.export_dir:
-            os.makedirs(FLAGS.export_dir, exist_ok=True)
-            written = checkpoint_utils.export_clean_checkpoint(
-                FLAGS.output_dir, os.path.join(FLAGS.export_dir, "bert_model.ckpt"),
-                is_model_variable)
-            write_atomic(os.path.join(FLAGS.export_dir, "bert_config.json"),
-                         bert_config.to_json_string())
-            if FLAGS.vocab_file:
-                shutil.copyfile(FLAGS.vocab_file, os.path.join(FLAGS.export_dir, "vocab.txt"))
+            written = export_checkpoint.export(FLAGS.output_dir, FLAGS.export_dir,
+                                               FLAGS.bert_config_file, FLAGS.vocab_file)
             print("exported %d variables to %s" % (len(written), FLAGS.export_dir), flush=True)
 
     if FLAGS.do_eval:

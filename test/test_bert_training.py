@@ -55,8 +55,17 @@ def test_pretraining_on_embedded_corpus_lowers_mlm_loss(tmp_path, config_file, p
                   "--do_train", "--do_eval", "--train_batch_size=16", "--eval_batch_size=16",
                   "--max_eval_steps=10", "--num_train_steps=80", "--num_warmup_steps=8",
                   "--learning_rate=2e-3", "--iterations_per_loop=20",
-                  "--precision_mode=force_fp32", "--save_checkpoints_steps=1000")
+                  "--precision_mode=force_fp32", "--save_checkpoints_steps=1000",
+                  "--export_dir=%s/export" % out, "--vocab_file=%s/vocab.txt" % pretrain_data)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # the clean export: model variables and global_step only, plus config and vocab
+    import tensorflow.compat.v1 as tf
+    exported = dict(tf.train.list_variables(os.path.join(out, "export", "bert_model.ckpt")))
+    trained = dict(tf.train.list_variables(out))
+    assert any(n.endswith("/adam_m") for n in trained) and any(n.startswith("loss_scale/") for n in trained)
+    assert set(exported) == {n for n in trained if n.startswith(("bert/", "cls/")) and
+                             not n.endswith(("/adam_m", "/adam_v"))} | {"global_step"}
+    assert {"bert_config.json", "vocab.txt"} <= set(os.listdir(os.path.join(out, "export")))
     with open(os.path.join(out, "results.json")) as f:
         results = json.load(f)
     losses = [loss for _, loss in results["loss_every_step"]]

@@ -61,7 +61,7 @@ def used_names(source):
 
 def check_name(name, api, modules):
     """True if `name` resolves in the common API: the longest listed prefix must not be a module
-    that the rest of the chain goes into (tf.nn.gelu: nn is a module, nn.gelu is not listed)."""
+    that the rest of the chain goes into (e.g. nn is a module, so nn.<name> must itself be listed)."""
     parts = name.split(".")
     for i in range(len(parts), 0, -1):
         prefix = ".".join(parts[:i])
