@@ -24,14 +24,13 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import sys
 
 import numpy as np
 from absl import app, flags
 
 from common import checkpoint_utils
-from common.results import write_atomic
+from common import atomic_io
 
 FLAGS = flags.FLAGS
 
@@ -142,11 +141,9 @@ def convert(source_dir, output_dir, exact_gelu=False):
 
     os.makedirs(output_dir, exist_ok=True)
     checkpoint_utils.write_checkpoint(os.path.join(output_dir, "bert_model.ckpt"), tensors)
-    write_atomic(os.path.join(output_dir, "bert_config.json"),
+    atomic_io.write_text(os.path.join(output_dir, "bert_config.json"),
                  json.dumps(bert_config, indent=2, sort_keys=True) + "\n")
-    tmp_vocab = os.path.join(output_dir, ".vocab.txt.tmp")
-    shutil.copyfile(os.path.join(source_dir, "vocab.txt"), tmp_vocab)
-    os.replace(tmp_vocab, os.path.join(output_dir, "vocab.txt"))
+    atomic_io.copy_file(os.path.join(source_dir, "vocab.txt"), os.path.join(output_dir, "vocab.txt"))
     return {name: value.shape for name, value in tensors.items()}
 
 

@@ -9,13 +9,11 @@ are copied beside it when given, so the folder serves as --model_path.
 """
 
 import os
-import shutil
 
 from absl import flags
 
 from Bert_base import modeling
-from common import checkpoint_utils, cli
-from common.results import write_atomic
+from common import atomic_io, checkpoint_utils, cli
 
 FLAGS = flags.FLAGS
 
@@ -38,11 +36,9 @@ def export(checkpoint, output_dir, bert_config_file=None, vocab_file=None):
     written = checkpoint_utils.export_clean_checkpoint(
         checkpoint, os.path.join(output_dir, "bert_model.ckpt"), is_model_variable)
     if bert_config_file:
-        write_atomic(os.path.join(output_dir, "bert_config.json"), config.to_json_string())
+        atomic_io.write_text(os.path.join(output_dir, "bert_config.json"), config.to_json_string())
     if vocab_file:
-        tmp = os.path.join(output_dir, ".vocab.txt.tmp")
-        shutil.copyfile(vocab_file, tmp)
-        os.replace(tmp, os.path.join(output_dir, "vocab.txt"))
+        atomic_io.copy_file(vocab_file, os.path.join(output_dir, "vocab.txt"))
     return written
 
 

@@ -22,7 +22,8 @@ from common import flags as common_flags
 from common import tokenization
 from common.demo_data.text import demo_notice
 from common.npu_compat import NPUEstimatorSpec
-from common.results import RunRecorder, write_atomic
+from common.atomic_io import write_text
+from common.results import RunRecorder
 
 common_flags.define_common_flags()
 
@@ -207,7 +208,7 @@ def run():
             result = estimator.evaluate(input_fn=eval_input_fn,
                                         steps=len(eval_examples) // FLAGS.eval_batch_size)
         lines = ["%s = %s" % (key, result[key]) for key in sorted(result)]
-        write_atomic(os.path.join(FLAGS.output_dir, "eval_results.txt"), "\n".join(lines) + "\n")
+        write_text(os.path.join(FLAGS.output_dir, "eval_results.txt"), "\n".join(lines) + "\n")
         print("***** Eval results *****\n  " + "\n  ".join(lines), flush=True)
         recorder.set_metrics(result, precision=("Accuracy", result["eval_accuracy"]))
 
@@ -231,7 +232,7 @@ def run():
         if len(rows) != num_actual:
             raise RuntimeError("predicted %d of %d test examples" % (len(rows), num_actual))
         output_predict_file = os.path.join(FLAGS.output_dir, "test_results.tsv")
-        write_atomic(output_predict_file, "".join(row + "\n" for row in rows))
+        write_text(output_predict_file, "".join(row + "\n" for row in rows))
         print("predictions: %s (%d rows, columns = labels %s)"
               % (output_predict_file, len(rows), ",".join(label_list)), flush=True)
 

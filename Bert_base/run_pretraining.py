@@ -22,7 +22,8 @@ from common import cli
 from common import flags as common_flags
 from common.demo_data.text import demo_notice
 from common.npu_compat import NPUEstimatorSpec
-from common.results import RunRecorder, write_atomic
+from common.atomic_io import write_text
+from common.results import RunRecorder
 
 common_flags.define_common_flags()
 
@@ -221,7 +222,7 @@ def run():
                 raise ValueError("eval TFRecords: corrupt data (%s)"
                                  % str(err).strip().splitlines()[0])
         lines = ["%s = %s" % (key, result[key]) for key in sorted(result)]
-        write_atomic(os.path.join(FLAGS.output_dir, "eval_results.txt"), "\n".join(lines) + "\n")
+        write_text(os.path.join(FLAGS.output_dir, "eval_results.txt"), "\n".join(lines) + "\n")
         print("***** Eval results *****\n  " + "\n  ".join(lines), flush=True)
         recorder.set_metrics(result, precision=("MLM Accuracy", result["masked_lm_accuracy"]))
 

@@ -30,6 +30,8 @@ import time
 
 import tensorflow.compat.v1 as tf
 
+from common import atomic_io
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 LABEL_OFFSET = 1
 
@@ -161,9 +163,8 @@ def write_split(entries, output_directory, split, num_shards, coder, progress_st
     for shard in range(num_shards):
         name = "%s-%05d-of-%05d" % (split, shard, num_shards)
         final_path = os.path.join(output_directory, name)
-        tmp_path = os.path.join(output_directory, ".tmp-" + name)
-        try:
-            with tf.python_io.TFRecordWriter(tmp_path) as writer:
+        with atomic_io.replacing(final_path) as tmp_path, \
+                tf.python_io.TFRecordWriter(tmp_path) as writer:
                 for path, index, synset in entries[bounds[shard]:bounds[shard + 1]]:
                     with open(path, "rb") as f:
                         contents = f.read()
@@ -172,20 +173,8 @@ def write_split(entries, output_directory, split, num_shards, coder, progress_st
                     writer.write(example.SerializeToString())
                     done += 1
                     progress.update(done, shard)
-        except BaseException:
-            if os.path.exists(tmp_path):
-                os.remove(tmp_path)
-            raise
-        os.replace(tmp_path, final_path)
     progress.update(done, num_shards, force=True)
     return done
-
-
-def write_text_atomic(path, text):
-    tmp = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def convert(output_directory, train_directory=None, validation_directory=None, train_shards=8,
@@ -224,8 +213,8 @@ def convert(output_directory, train_directory=None, validation_directory=None, t
                                      "num_shards": max(1, min(shards, len(entries)))}
     finally:
         coder.close()
-    write_text_atomic(os.path.join(output_directory, "labels.txt"), "\n".join(classes) + "\n")
-    write_text_atomic(os.path.join(output_directory, "dataset_info.json"),
+    atomic_io.write_text(os.path.join(output_directory, "labels.txt"), "\n".join(classes) + "\n")
+    atomic_io.write_text(os.path.join(output_directory, "dataset_info.json"),
                       json.dumps(info, indent=1) + "\n")
     return info
 

@@ -19,6 +19,7 @@ import sys
 
 import tensorflow.compat.v1 as tf
 
+from common import atomic_io
 from common.tokenization import convert_to_unicode
 
 
@@ -348,13 +349,11 @@ def convert_single_example(ex_index, example, label_list, max_seq_length, tokeni
 
 def file_based_convert_examples_to_features(examples, label_list, max_seq_length, tokenizer,
                                             output_file, log_every=10000):
-    """Writes the examples' features to a TFRecord file (as output_file.tmp, then renamed)."""
+    """Writes the examples' features to a TFRecord file (whole or not at all)."""
     def int_feature(values):
         return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
 
-    tmp = output_file + ".tmp"
-    writer = tf.io.TFRecordWriter(tmp)
-    try:
+    with atomic_io.replacing(output_file) as tmp, tf.io.TFRecordWriter(tmp) as writer:
         for (ex_index, example) in enumerate(examples):
             if log_every and ex_index and ex_index % log_every == 0:
                 tf.logging.info("Writing example %d of %d", ex_index, len(examples))
@@ -368,13 +367,6 @@ def file_based_convert_examples_to_features(examples, label_list, max_seq_length
             features["is_real_example"] = int_feature([int(feature.is_real_example)])
             example_proto = tf.train.Example(features=tf.train.Features(feature=features))
             writer.write(example_proto.SerializeToString())
-    except BaseException:
-        writer.close()
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    writer.close()
-    os.replace(tmp, output_file)
 
 
 def pad_examples(examples, batch_size):

@@ -23,12 +23,13 @@ ALBERT reuses the same code (its sentence-order variant and n-gram masking build
 """
 
 import collections
+import contextlib
 import glob
-import os
 import time
 
 import tensorflow.compat.v1 as tf
 
+from common import atomic_io
 from common.tokenization import convert_to_unicode
 
 MaskedLmInstance = collections.namedtuple("MaskedLmInstance", ["index", "label"])
@@ -295,27 +296,19 @@ def instance_to_example(instance, tokenizer, max_seq_length, max_predictions_per
 
 def write_instance_to_example_files(instances, tokenizer, max_seq_length,
                                     max_predictions_per_seq, output_files, log_examples=20):
-    """Writes instances round-robin over `output_files` (each written as *.tmp, then renamed).
+    """Writes instances round-robin over `output_files` (all appear together, or none).
 
     Returns the number of instances written.
     """
-    tmp_files = [f + ".tmp" for f in output_files]
-    for output_file in output_files:
-        out_dir = os.path.dirname(os.path.abspath(output_file))
-        os.makedirs(out_dir, exist_ok=True)
-    writers = [tf.io.TFRecordWriter(f) for f in tmp_files]
-    try:
+    with contextlib.ExitStack() as files:
+        writers = [files.enter_context(tf.io.TFRecordWriter(files.enter_context(
+            atomic_io.replacing(f)))) for f in output_files]
         for (inst_index, instance) in enumerate(instances):
             example = instance_to_example(instance, tokenizer, max_seq_length,
                                           max_predictions_per_seq)
             writers[inst_index % len(writers)].write(example.SerializeToString())
             if inst_index < log_examples:
                 tf.logging.info("*** Example ***\n%s", instance)
-    finally:
-        for writer in writers:
-            writer.close()
-    for tmp, final in zip(tmp_files, output_files):
-        os.replace(tmp, final)
     tf.logging.info("Wrote %d total instances to %s", len(instances), ", ".join(output_files))
     return len(instances)
 

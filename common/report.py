@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 
-from common.results import write_atomic
+from common.atomic_io import write_text
 
 FINAL_RULE = "------------------ Final result ------------------"
 
@@ -90,8 +90,8 @@ def main(argv=None):
     except ReportError as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 1
-    write_atomic("%s/%s.log" % (args.log_dir, name), "\n".join(case_lines) + "\n")
-    write_atomic("%s/train_%s_loss.txt" % (args.log_dir, name), "\n".join(loss_lines) + "\n")
+    write_text("%s/%s.log" % (args.log_dir, name), "\n".join(case_lines) + "\n")
+    write_text("%s/train_%s_loss.txt" % (args.log_dir, name), "\n".join(loss_lines) + "\n")
     print("\n".join(final), flush=True)
     return 0
 

