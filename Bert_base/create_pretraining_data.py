@@ -12,12 +12,10 @@ by google-research/bert's run_pretraining.py.
 """
 
 import random
-import sys
-
 import tensorflow.compat.v1 as tf
-from absl import app, flags
+from absl import flags
 
-from common import pretraining_data, tokenization
+from common import cli, pretraining_data, tokenization
 
 flags.DEFINE_string("input_file", None, "Input raw text file(s): comma-separated globs.")
 flags.DEFINE_string("output_file", None, "Output TFRecord file(s), comma-separated (round-robin).")
@@ -73,14 +71,5 @@ def run():
     print("wrote %d instances to %s" % (count, ", ".join(output_files)), flush=True)
 
 
-def main(_):
-    try:
-        run()
-    except (ValueError, FileNotFoundError, OSError) as err:
-        message = " ".join(str(err).strip().splitlines()[:1]) or type(err).__name__
-        print("error: %s" % message, file=sys.stderr, flush=True)
-        sys.exit(1)
-
-
 if __name__ == "__main__":
-    app.run(main)
+    cli.run_entry_point(run, input_flag="input_file")

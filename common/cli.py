@@ -3,7 +3,7 @@
     if __name__ == "__main__":
         cli.run_entry_point(run, input_flag="data_dir")
 
-A user error is a bad flag or file (UsageError, ValueError, FileNotFoundError, the model's own
+A user error is a bad flag or file (UsageError, ValueError, OSError, the model's own
 error types) or bad input data found while running (TensorFlow's InvalidArgumentError and
 DataLossError, e.g. a corrupt TFRecord or image). Set MODELZOO_TRACEBACK=1 to get the traceback.
 """
@@ -15,7 +15,7 @@ from absl import app, flags
 
 from common.npu_runconfig import UsageError
 
-USER_ERRORS = (UsageError, ValueError, FileNotFoundError)
+USER_ERRORS = (UsageError, ValueError, OSError)  # OSError: missing/unreadable/unwritable files
 DATA_ERRORS = (tf.errors.InvalidArgumentError, tf.errors.DataLossError)
 
 
