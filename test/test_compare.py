@@ -344,7 +344,8 @@ def test_folder_without_a_run_and_ambiguous_folder(tmp_path, capsys):
 
 def test_bad_flags_exit_2(tmp_path, capsys):
     good = results_json(tmp_path / "r.json", [(0, 1.0)])
-    for bad in (["--steps=0,x"], ["--every=0"], ["--rtol=-1"], ["--steps=1", "--every=2"]):
+    for bad in (["--steps=0,x"], ["--every=0"], ["--rtol=-1"], ["--rtol=nan"], ["--window=2.5"],
+                ["--skip_steps=-1"], ["--steps=1", "--every=2"]):
         with pytest.raises(SystemExit) as e:
             compare.main(["--base", good, "--test", good] + bad)
         assert e.value.code == 2
