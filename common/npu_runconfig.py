@@ -114,6 +114,11 @@ class Runtime:
         # op seeds from Python's `random`, and data generators use numpy: seed both too.
         random.seed(flags_obj.seed)
         np.random.seed(flags_obj.seed % 2 ** 32)
+        if flags_obj.deterministic:
+            # Deterministic kernels and random ops in parallel tf.data maps; read by TF 2.x when the
+            # first session starts (enable_op_determinism is not in TF 1.15's API). Thread counts
+            # need no change: measured, 1..8 intra-op threads gave bit-identical losses.
+            os.environ["TF_DETERMINISTIC_OPS"] = "1"
 
     def describe(self):
         return "device: %s, precision: %s, iterations_per_loop: %d, rank: %d/%d" % (
@@ -130,11 +135,6 @@ class Runtime:
                     rewriter_config_pb2.RewriterConfig.ON)
         if self.flags.xla:
             config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
-        if self.flags.deterministic:
-            # Deterministic kernels and random ops in parallel tf.data maps; read by TF 2.x when the
-            # first session starts (enable_op_determinism is not in TF 1.15's API). Thread counts
-            # need no change: measured, 1..8 intra-op threads gave bit-identical losses.
-            os.environ["TF_DETERMINISTIC_OPS"] = "1"
         return npu_config_proto(config_proto=config) if self.device == "npu" else config
 
     def run_config(self, model_dir, **overrides):
