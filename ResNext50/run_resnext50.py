@@ -73,7 +73,8 @@ flags.DEFINE_integer("image_size", 224, "Training/eval crop size (eval resizes t
 flags.DEFINE_integer("label_offset", 1, "Subtracted from image/class/label (ImageNet-format "
                      "labels are 1..1000).")
 flags.DEFINE_enum("group_conv", "auto", list(modeling.GROUP_CONV_IMPLS),
-                  "Grouped 3x3 kernel: native grouped conv2d, split/concat, or auto (probe).")
+                  "Grouped 3x3 kernel: native grouped conv2d, split/concat, or auto (grouped on "
+                  "TF 2.x and the NPU, split on TF 1.x elsewhere).")
 flags.DEFINE_bool("use_nesterov", True, "Nesterov momentum (the delivery's use_nesterov).")
 flags.DEFINE_bool("random_flip", True, "Random left-right flip in training.")
 flags.DEFINE_float("min_crop_area", preprocessing.AREA_RANGE[0], "Smallest training crop, as a "
@@ -251,8 +252,8 @@ def run():
     config = modeling.ResNextConfig.from_json_file(FLAGS.model_config)
     runtime = npu_runconfig.resolve(FLAGS)
     if FLAGS.group_conv == "auto" and runtime.device == "npu":
-        group_conv_impl = "grouped"   # the NPU compiles grouped Conv2D (the delivery relies on it);
-    else:                             # the host-side probe would only say what the CPU can do
+        group_conv_impl = "grouped"   # the NPU compiles grouped Conv2D (the delivery relies on it)
+    else:
         group_conv_impl = modeling.resolve_group_conv_impl(FLAGS.group_conv)
     global_batch = FLAGS.batch_size * runtime.rank_size
     num_train, num_eval, info = data_sizes(data_dir)

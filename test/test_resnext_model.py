@@ -66,24 +66,31 @@ def numpy_grouped_conv(x, kernel, stride, groups):
     return out
 
 
+GROUPED_RUNS = modeling.grouped_conv_supported()
+needs_grouped = pytest.mark.skipif(not GROUPED_RUNS, reason="stock TF 1.x cannot run a grouped "
+                                   "conv2d on CPU (the split kernel is still checked vs numpy)")
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 def test_grouped_and_split_kernels_match_numpy(tf_graph, stride):
     rng = np.random.RandomState(0)
     x = rng.randn(2, 7, 6, 16).astype(np.float32)
     k = rng.randn(3, 3, 4, 16).astype(np.float32)   # 4 groups
     xt, kt = tf.constant(x), tf.constant(k)
-    grouped = modeling.grouped_conv2d(xt, kt, stride, 4, "grouped")
-    split = modeling.grouped_conv2d(xt, kt, stride, 4, "split")
-    grads = [tf.gradients(tf.reduce_sum(tf.square(y)), [xt, kt]) for y in (grouped, split)]
+    impls = ["split", "grouped"] if GROUPED_RUNS else ["split"]
+    outs = [modeling.grouped_conv2d(xt, kt, stride, 4, impl) for impl in impls]
+    grads = [tf.gradients(tf.reduce_sum(tf.square(y)), [xt, kt]) for y in outs]
     with tf.Session() as sess:
-        g_out, s_out, g_grads, s_grads = sess.run([grouped, split] + grads)
+        values, grad_values = sess.run([outs, grads])
     expected = numpy_grouped_conv(x, k, stride, 4)
-    np.testing.assert_allclose(g_out, expected, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(s_out, expected, rtol=1e-4, atol=1e-4)
-    for a, b in zip(g_grads, s_grads):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+    for value in values:
+        np.testing.assert_allclose(value, expected, rtol=1e-4, atol=1e-4)
+    for other in grad_values[1:]:
+        for a, b in zip(grad_values[0], other):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
 
 
+@needs_grouped
 def test_whole_network_same_numbers_with_grouped_and_split_kernels(tf_graph):
     images = tf.random_normal([2, 32, 32, 3], seed=3)
     labels = tf.constant([1, 4])
@@ -107,9 +114,11 @@ def test_whole_network_same_numbers_with_grouped_and_split_kernels(tf_graph):
         np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4)
 
 
-def test_auto_picks_grouped_conv_where_tensorflow_runs_it():
-    assert modeling.grouped_conv_supported() is True   # TF 2.15 on CPU
-    assert modeling.resolve_group_conv_impl("auto") == "grouped"
+@pytest.mark.parametrize("version, impl", [("2.15.1", "grouped"), ("1.15.5", "split")])
+def test_auto_picks_grouped_conv_where_tensorflow_runs_it(monkeypatch, version, impl):
+    monkeypatch.setattr(modeling.tf, "VERSION", version)
+    assert modeling.resolve_group_conv_impl("auto") == impl
+    assert modeling.resolve_group_conv_impl("grouped") == "grouped"
     assert modeling.resolve_group_conv_impl("split") == "split"
     with pytest.raises(ValueError, match="--group_conv"):
         modeling.resolve_group_conv_impl("winograd")
