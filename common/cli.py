@@ -8,6 +8,7 @@ error types) or bad input data found while running (TensorFlow's InvalidArgument
 DataLossError, e.g. a corrupt TFRecord or image). Set MODELZOO_TRACEBACK=1 to get the traceback.
 """
 import os
+import re
 import sys
 
 import tensorflow.compat.v1 as tf
@@ -20,10 +21,13 @@ DATA_ERRORS = (tf.errors.InvalidArgumentError, tf.errors.DataLossError)
 
 
 def op_error_line(exc):
-    """The informative line of a TensorFlow op error (TF 2 prefixes 'Graph execution error:')."""
+    """The informative line of a TensorFlow op error (TF 2 prefixes 'Graph execution error:',
+    TF 1.15 errors raised inside tf.data functions '{{function_node ...}} ')."""
     for line in exc.message.splitlines():
+        line = re.sub(r"^\s?\{\{function_node [^}]*\}\}\s*", "", line)
         text = line.strip()
-        if (text and line == line.lstrip() and not text.startswith("[[")
+        # Indented lines are node references and stack frames; TF 1.15 may lead with one space.
+        if (text and not line.startswith(("\t", "  ")) and not text.startswith("[[")
                 and not text.startswith(("Graph execution error", "Detected at node", "Node:"))):
             if "JPEG" in text and "assertion failed" not in text:
                 text += " (a corrupt image in a record)"

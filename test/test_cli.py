@@ -22,6 +22,9 @@ ENTRY = textwrap.dedent("""\
             open("/no/such/file")
         if kind == "record":
             raise tf.errors.DataLossError(None, None, "corrupted record at 12")
+        if kind == "jpeg":  # TF 1.15's wording from inside a tf.data map function
+            raise tf.errors.InvalidArgumentError(None, None, "{{function_node __inference_Dataset_map_7}} "
+                                                 "Invalid JPEG data, size 11\\n\\t [[{{node DecodeJpeg}}]]")
         if kind == "bug":
             raise KeyError("a programming error keeps its traceback")
         print("ran")
@@ -46,6 +49,8 @@ def run(entry, *args):
     (["--fail=value"], "error: --data_dir has no train.tsv"),
     (["--fail=missing"], "error: [Errno 2] No such file or directory: '/no/such/file'"),
     (["--fail=record"], "error: bad input data under --data_dir=/some/data: corrupted record at 12"),
+    (["--fail=jpeg"], "error: bad input data under --data_dir=/some/data: Invalid JPEG data, size 11 "
+                      "(a corrupt image in a record)"),
     (["extra"], "error: unexpected arguments extra (flags are --key=value)"),
 ])
 def test_user_errors_are_one_line(entry, args, line):

@@ -25,6 +25,7 @@ def rewrite_options(config):
     return config.session_config.graph_options.rewrite_options
 
 
+@pytest.mark.skipif(BF16 is None, reason="this TensorFlow (1.x) has no oneDNN bf16 rewrite")
 @pytest.mark.parametrize("mode, mixed", [("allow_mix_precision", True), ("allow_fp32_to_fp16", True),
                                          ("must_keep_origin_dtype", False), ("force_fp32", False)])
 def test_cpu_precision_rewriter(mode, mixed, monkeypatch):
@@ -32,17 +33,32 @@ def test_cpu_precision_rewriter(mode, mixed, monkeypatch):
     config = npu_runconfig.build_run_config(fake_flags(precision_mode=mode), "/tmp/unused")
     runtime = npu_runconfig.Runtime(fake_flags(precision_mode=mode))
     options = rewrite_options(config)
-    assert BF16 is not None  # TF 2.15 has oneDNN's bf16 rewrite
     assert (getattr(options, BF16) == ON) == mixed
     assert options.auto_mixed_precision != ON  # the GPU fp16 rewrite is never on for cpu
     assert runtime.precision.startswith("bf16") == mixed
     assert config.precision_mode == mode
 
 
+def test_tf2_15_has_the_bf16_rewrite():
+    import tensorflow.compat.v1 as tf
+    assert (BF16 == "auto_mixed_precision_onednn_bfloat16") == tf.VERSION.startswith("2.15")
+
+
 def test_cpu_without_avx512_runs_fp32_and_says_so(monkeypatch):
     monkeypatch.setattr(npu_runconfig, "_cpu_has_avx512", lambda: False)
+    monkeypatch.setattr(npu_runconfig, "cpu_bf16_rewriter_field",
+                        lambda: "auto_mixed_precision_onednn_bfloat16")
     runtime = npu_runconfig.Runtime(fake_flags())
     assert runtime.rewriter_field is None and "no AVX-512" in runtime.precision
+
+
+def test_tensorflow_without_bf16_rewrite_runs_fp32_and_says_so(monkeypatch):
+    monkeypatch.setattr(npu_runconfig, "_cpu_has_avx512", lambda: True)
+    monkeypatch.setattr(npu_runconfig, "cpu_bf16_rewriter_field", lambda: None)
+    runtime = npu_runconfig.Runtime(fake_flags())
+    config = runtime.session_config()
+    assert runtime.rewriter_field is None and "no bf16 auto-mixed-precision" in runtime.precision
+    assert config.graph_options.rewrite_options.auto_mixed_precision != ON
 
 
 def test_gpu_precision_uses_fp16_rewrite():
