@@ -32,7 +32,8 @@ def test_hook_logs_every_n_and_last_step(tf_graph, capsys):
     recorder = RunRecorder("Net", "task", batch_size=8, runtime=runtime, skip_steps=2)
     step = tf.train.get_or_create_global_step()
     loss = 10.0 / (1.0 + tf.cast(step, tf.float32))
-    train_op = step.assign_add(1)
+    with tf.control_dependencies([loss]):  # the loss of step N is computed before N+1 starts
+        train_op = step.assign_add(1)
     hook = recorder.hook(loss, {"lr": tf.constant(0.5)})
     with tf.train.MonitoredSession(hooks=[hook]) as sess:
         for _ in range(10):
