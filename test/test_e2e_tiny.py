@@ -81,3 +81,18 @@ def test_resume_says_what_it_does_and_counts_the_steps_it_ran(tmp_path):
     assert again.stderr.strip().startswith("error: already at step 50 in %s" % output)
     assert len(again.stderr.strip().splitlines()) == 1
     assert json.loads((out / "results_acc.json").read_text()) == results   # nothing lost
+
+
+def test_profiling_off_ascend_writes_chrome_traces_and_the_input_split(tmp_path):
+    proc, out = run_delivery(tmp_path, "--device=cpu", "--precision_mode=force_fp32",
+                             "--train_steps=20", "--profiling=True", "--autotune=True")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "autotune: no effect off Ascend" in proc.stdout
+    traces = sorted((out / "ckpt_acc" / "profiling").glob("timeline-*.json"))
+    assert [t.name for t in traces] == ["timeline-5.json", "timeline-6.json", "timeline-7.json"]
+    events = json.loads(traces[0].read_text())["traceEvents"]
+    assert any("MatMul" in str(e.get("args", {}).get("op", e.get("name"))) for e in events)
+    line = [l for l in proc.stdout.splitlines() if l.startswith("profiling: 3 steps traced")][0]
+    wall = float(line.split(": ")[2].split(" ms per step")[0])
+    wait = float(line.split("input wait ")[1].split(" ms")[0])
+    assert 0 <= wait <= wall and wall > 0

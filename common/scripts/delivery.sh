@@ -178,6 +178,19 @@ delivery_run() {
         # The Python error line comes last and alone on stderr; a crash without one shows context.
         local failed="${RUN_LOG%.log}.failed.log" error_line
         error_line=$(grep '^error: ' "$failed" | tail -n 1)
+        # Name the flags the user typed, not the entry point's names for them (--data_url, ...).
+        local arg
+        for arg in "${@:2}"; do
+            case "$arg" in
+                --*=*) ;;
+                *) continue ;;
+            esac
+            if [ -n "$data_path" ] && [ "${arg#*=}" = "$data_path" ]; then
+                error_line=${error_line//"${arg%%=*}"/--data_path}
+            elif [ -n "$model_path" ] && [ "${arg#*=}" = "$model_path" ]; then
+                error_line=${error_line//"${arg%%=*}"/--model_path}
+            fi
+        done
         if [ -n "$error_line" ]; then
             echo "$error_line" >&2
         else
