@@ -21,28 +21,26 @@ _NATIVE_BF16 = ("avx512_bf16", "amx_bf16", "avx_ne_convert")
 
 
 @functools.lru_cache(maxsize=None)
+def _cpuinfo_field(name):
+    """The first `name : value` of /proc/cpuinfo, or None where there is none."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == name:
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
+
 def cpu_flags():
     """The CPU's feature flags (lower case) from /proc/cpuinfo; empty where there is none."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
+    return frozenset((_cpuinfo_field("flags") or "").split())
 
 
-@functools.lru_cache(maxsize=None)
 def cpu_model_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def isa_summary(flags=None):
