@@ -43,7 +43,7 @@ SCRIPT = textwrap.dedent("""\
     delivery_parse_args "$@"
     delivery_note "this is a note for the log"
     delivery_run "$PYTHON" fake_train.py --batch=$batch_size --fail=$fail --write=$write \\
-        --data="$data_path" "${{DELIVERY_COMMON_FLAGS[@]}}"
+        --data="$data_path"
     """)
 
 
@@ -178,6 +178,7 @@ FAKE_CKPT_TRAIN = textwrap.dedent("""\
     with open(os.path.join(args["output_dir"], "model.ckpt-1.index"), "w") as f:
         f.write(args.get("tag", "good"))
     print("flags: " + " ".join(sorted(args)))
+    print("iterations_per_loop = %s" % args.get("iterations_per_loop"))
     if args.get("fail") == "1":
         print("error: --data_dir has garbage", file=sys.stderr)
         sys.exit(1)
@@ -194,8 +195,9 @@ CKPT_SCRIPT = textwrap.dedent("""\
     Network=CkptNet RUN_KIND={kind}
     batch_size=4 EXTRA_FLAGS="fail tag" fail=0 tag=good
     delivery_parse_args "$@"
+    iterations_per_loop=${{iterations_per_loop:-7}}     # a default a model's setup fills late
     delivery_run "$PYTHON" train.py --output_dir="$output_path" --fail=$fail --tag="$tag" \\
-        --data_dir="$data_path" "${{DELIVERY_COMMON_FLAGS[@]}}"
+        --data_dir="$data_path"
     """)
 
 
@@ -263,3 +265,4 @@ def test_ascend_harness_flags_are_accepted_and_passed_on(ckpt_model, tmp_path):
     for flag in ("over_dump", "data_dump_flag", "data_dump_step", "profiling", "autotune",
                  "loss_scale", "precision_mode", "data_dir"):
         assert flag in passed
+    assert "iterations_per_loop = 7" in proc.stdout

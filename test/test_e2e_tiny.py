@@ -17,7 +17,7 @@ SCRIPT = textwrap.dedent("""\
     batch_size=32 train_steps=80 learning_rate=0.01 iterations_per_loop=10
     delivery_parse_args "$@"
     delivery_run "$PYTHON" "{entry}" --output_dir="$output_path" --batch_size=$batch_size \\
-        --train_steps=$train_steps --learning_rate=$learning_rate "${{DELIVERY_COMMON_FLAGS[@]}}"
+        --train_steps=$train_steps --learning_rate=$learning_rate
     """)
 
 

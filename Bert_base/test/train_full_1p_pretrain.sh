@@ -14,4 +14,4 @@ delivery_run "$PYTHON" run_pretraining.py "${BERT_INPUT_FLAGS[@]}" "${BERT_MODEL
     --train_batch_size="$batch_size" --eval_batch_size=32 --max_eval_steps=50 --max_seq_length="$max_seq_length" \
     --max_predictions_per_seq="$max_predictions_per_seq" --num_train_steps="$train_steps" \
     --warmup_proportion="$BERT_WARMUP_PROPORTION" --learning_rate="$learning_rate" \
-    --output_dir="$output_path" --export_dir="$output_path/export" "${DELIVERY_COMMON_FLAGS[@]}"
+    --output_dir="$output_path" --export_dir="$output_path/export"

@@ -11,4 +11,4 @@ delivery_parse_args "$@"
 resnext_setup || exit 1
 delivery_run "$PYTHON" run_resnext50.py "${RESNEXT_FLAGS[@]}" --mode=train --eval=False \
     --batch_size="$batch_size" --max_train_steps="$train_steps" --num_epochs="$num_epochs" \
-    --learning_rate_maximum="$learning_rate" --model_dir="$output_path" "${DELIVERY_COMMON_FLAGS[@]}"
+    --learning_rate_maximum="$learning_rate" --model_dir="$output_path"

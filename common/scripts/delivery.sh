@@ -8,7 +8,7 @@
 #   EXTRA_FLAGS="max_seq_length"                                # its own --key=value flags, if any
 #   delivery_parse_args "$@"
 #   [ -n "$data_path" ] || delivery_demo_data NAME || exit 1     # sets data_path to the embedded data
-#   delivery_run "$PYTHON" run_x.py --data_dir="$data_path" ... "${DELIVERY_COMMON_FLAGS[@]}"
+#   delivery_run "$PYTHON" run_x.py --data_dir="$data_path" ...   # + the shared flags, appended
 #
 # Flags (all --key=value): --data_path --model_path (alias --ckpt_path) --output_path --batch_size
 # --train_steps --learning_rate --precision_mode --iterations_per_loop --device --loss_scale, the
@@ -130,7 +130,13 @@ delivery_parse_args() {
     if [ -z "$output_path" ]; then output_path="$LOG_DIR/ckpt_${RUN_NAME}"; DEFAULT_OUTPUT=1; fi
     FINAL_OUTPUT=$output_path
     [ "$DEFAULT_OUTPUT" = 1 ] && output_path="$RUN_DIR/ckpt"
+}
+
+# The shared flags, from their values when the run starts (a model's setup may still fill
+# defaults such as iterations_per_loop after delivery_parse_args); delivery_run appends them.
+delivery_common_flags_array() {
     DELIVERY_COMMON_FLAGS=(--precision_mode="$precision_mode" --device="$device" --results_json="$RUN_DIR/results.json")
+    local key
     for key in iterations_per_loop loss_scale over_dump data_dump_flag data_dump_step profiling autotune; do
         [ -z "${!key}" ] || DELIVERY_COMMON_FLAGS+=("--$key=${!key}")
     done
@@ -144,9 +150,6 @@ delivery_demo_data() {
         || { echo "error: could not prepare the embedded data '$1'" >&2; return 1; }
 }
 
-# The shared flags as one word list; "${DELIVERY_COMMON_FLAGS[@]}" keeps paths with spaces whole.
-delivery_common_flags() { printf '%s\n' "${DELIVERY_COMMON_FLAGS[@]}"; }
-
 # Replace $2 by $1, keeping what was there as $2.prev.
 delivery_promote() {
     [ -e "$1" ] || return 0
@@ -154,11 +157,14 @@ delivery_promote() {
     mv -- "$1" "$2"
 }
 
+# delivery_run COMMAND ARGS...: runs COMMAND ARGS plus the shared flags (precision, device,
+# results JSON, loop size, loss scale, harness options) in the model folder.
 delivery_run() {
     mkdir -p "$RUN_DIR" || delivery_die "cannot create $RUN_DIR"
+    delivery_common_flags_array
     local log="$RUN_DIR/train.log" start end rc
     start=$(date +%s.%N)
-    { printf '%s' "$DELIVERY_NOTES"; cd "$MODEL_DIR" && "$@"; } 2>&1 \
+    { printf '%s' "$DELIVERY_NOTES"; cd "$MODEL_DIR" && "$@" "${DELIVERY_COMMON_FLAGS[@]}"; } 2>&1 \
         | grep --line-buffered -v -E "$DELIVERY_NOISE" | tee "$log"
     rc=${PIPESTATUS[0]}
     end=$(date +%s.%N)
