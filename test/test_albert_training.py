@@ -305,3 +305,39 @@ def test_pretraining_bad_input_is_one_error_line(case, tmp_path, data):
     assert len(lines) == 1 and lines[0].startswith(expected), proc.stderr[-1500:]
     assert "Traceback" not in proc.stderr
     assert not (out / "results.json").exists()
+
+
+@pytest.fixture(scope="module")
+def sentiment():
+    from common import demo_data
+    return demo_data.prepare("bert_classifier")
+
+
+def test_finetune_on_embedded_sentiment_beats_majority(tmp_path, sentiment):
+    cfg = dict(TINY, vocab_size=6000)
+    config_file = tmp_path / "albert_config.json"
+    config_file.write_text(json.dumps(cfg))
+    out = tmp_path / "cls"
+    proc = run_py("run_classifier.py", "--task_name=chnsenticorp", "--data_dir=" + sentiment,
+                  "--vocab_file=%s/vocab.txt" % sentiment, "--albert_config_file=%s" % config_file,
+                  "--output_dir=%s" % out, "--do_train", "--do_eval", "--max_seq_length=64",
+                  "--train_batch_size=32", "--eval_batch_size=100", "--num_train_steps=250",
+                  "--learning_rate=5e-4", "--iterations_per_loop=50",
+                  "--precision_mode=force_fp32", "--export_dir=%s/export" % out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(os.path.join(str(out), "results.json")) as f:
+        accuracy = json.load(f)["metrics"]["eval_accuracy"]
+    assert accuracy > 0.65, accuracy                         # majority class: 0.507
+    names = [n for n, _ in tf.train.list_variables(str(out / "export" / "albert_model.ckpt"))]
+    assert "output_weights" in names and not [n for n in names if "adam" in n]
+
+
+def test_classifier_vocab_config_mismatch_is_one_error_line(tmp_path, sentiment):
+    config_file = tmp_path / "albert_config.json"
+    config_file.write_text(json.dumps(dict(TINY, vocab_size=100)))
+    proc = run_py("run_classifier.py", "--task_name=chnsenticorp", "--data_dir=" + sentiment,
+                  "--vocab_file=%s/vocab.txt" % sentiment, "--albert_config_file=%s" % config_file,
+                  "--output_dir=%s" % (tmp_path / "out"), "--do_train", "--num_train_steps=1")
+    assert proc.returncode == 1
+    lines = error_lines(proc)
+    assert len(lines) == 1 and "more than vocab_size=100" in lines[0], proc.stderr[-1500:]
