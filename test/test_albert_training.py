@@ -341,3 +341,29 @@ def test_classifier_vocab_config_mismatch_is_one_error_line(tmp_path, sentiment)
     assert proc.returncode == 1
     lines = error_lines(proc)
     assert len(lines) == 1 and "more than vocab_size=100" in lines[0], proc.stderr[-1500:]
+
+
+def test_albert_zh_export_keeps_its_layout(tmp_path):
+    from Albert import export_checkpoint
+
+    cfg = {k: v for k, v in TINY.items() if k not in ("num_hidden_groups", "inner_group_num")}
+    cfg["ln_type"] = "postln"
+    src = str(tmp_path / "train" / "model.ckpt-7")
+    random_checkpoint(src, cfg)
+    graph = tf.Graph()
+    with graph.as_default():      # optimizer slots as a training checkpoint holds them
+        variables = [tf.get_variable(n, s) for n, s in tf.train.list_variables(src)]
+        slots = [tf.get_variable(n + "/adam_m", s) for n, s in tf.train.list_variables(src)]
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            tf.train.Saver(variables + slots).save(sess, src, write_meta_graph=False)
+    written = export_checkpoint.export(src, str(tmp_path / "export"),
+                                       modeling.AlbertConfig.from_dict(cfg))
+    names = sorted(n for n, _ in written)
+    assert names == sorted(n for n, _ in tf.train.list_variables(src) if "adam" not in n)
+    assert "bert/embeddings/word_embeddings_2" in names
+    assert all(not n.startswith("bert/encoder/transformer") for n in names)
+    exported = str(tmp_path / "export" / "albert_model.ckpt")
+    assert modeling.detect_checkpoint_variant(exported) == "albert_zh"
+    config = modeling.AlbertConfig.from_json_file(str(tmp_path / "export" / "albert_config.json"))
+    assert config.variant == "albert_zh" and config.ln_type == "postln"
