@@ -19,7 +19,12 @@ The algorithm is the original's, drawn from one seeded `random.Random`:
   * round(len * masked_lm_prob) positions (at least 1, at most max_predictions_per_seq, never
     [CLS]/[SEP]; with whole-word masking "##" pieces go with their word) are predicted: 80 %
     [MASK], 10 % the original token, 10 % a random vocabulary token.
-ALBERT reuses the same code (its sentence-order variant and n-gram masking build on it).
+ALBERT reuses the same code with `sentence_order=True` (google-research/albert's SOP: B is the
+text that follows A, and with probability 0.5 the two are swapped, label 1; a one-sentence chunk
+still takes B from another document, as the original) and `ngram=3` (`create_ngram_masked_lm_predictions`:
+spans of 1..n whole words, n drawn with probability proportional to 1/n). For Chinese,
+`JiebaWholeWordTokenizer` marks the characters that continue a jieba word (`WordContinuation`),
+so whole-word masking keeps jieba words together, as brightmart/albert_zh does.
 """
 
 import collections
@@ -31,6 +36,69 @@ import tensorflow.compat.v1 as tf
 
 from common import atomic_io
 from common.tokenization import convert_to_unicode
+from common.tokenization.marks import WordContinuation
+from common.tokenization.wordpiece import _is_chinese_char
+
+def continues_word(token):
+    """True for a WordContinuation or a WordPiece "##" continuation."""
+    return isinstance(token, WordContinuation) or token.startswith("##")
+
+
+def _is_cjk_token(token):
+    return len(token) == 1 and _is_chinese_char(ord(token))
+
+
+def mark_words(tokens, cut):
+    """Marks the CJK characters that continue a word: each run of single-character CJK tokens is
+    segmented by `cut(text) -> list of words` (jieba) and every character after a word's first
+    becomes a WordContinuation. Other tokens are returned unchanged."""
+    out = list(tokens)
+    i = 0
+    while i < len(out):
+        if not _is_cjk_token(out[i]):
+            i += 1
+            continue
+        j = i
+        while j < len(out) and _is_cjk_token(out[j]):
+            j += 1
+        run = "".join(out[i:j])
+        words = [w for w in cut(run) if w]
+        if "".join(words) != run:  # a segmenter that changed the text: leave the run unmarked
+            i = j
+            continue
+        position = i
+        for word in words:
+            for offset in range(1, len(word)):
+                out[position + offset] = WordContinuation(out[position + offset])
+            position += len(word)
+        i = j
+    return out
+
+
+class JiebaWholeWordTokenizer(object):
+    """Wraps a tokenizer (FullTokenizer): same tokens and ids, with the characters that continue a
+    jieba word marked as WordContinuation (jieba's shipped dictionary, HMM for unknown words, as
+    brightmart/albert_zh's jieba.lcut)."""
+
+    def __init__(self, tokenizer):
+        import logging
+
+        import jieba  # imported here: only whole-word masking for Chinese needs it
+
+        jieba.setLogLevel(logging.WARNING)
+        self.tokenizer = tokenizer
+        self.vocab = tokenizer.vocab
+        self._cut = jieba.lcut
+
+    def tokenize(self, text):
+        return mark_words(self.tokenizer.tokenize(text), self._cut)
+
+    def convert_tokens_to_ids(self, tokens):
+        return self.tokenizer.convert_tokens_to_ids(tokens)
+
+    def convert_ids_to_tokens(self, ids):
+        return self.tokenizer.convert_ids_to_tokens(ids)
+
 
 MaskedLmInstance = collections.namedtuple("MaskedLmInstance", ["index", "label"])
 
@@ -100,8 +168,13 @@ def read_documents(input_files, tokenizer, log_every=5000):
 
 def create_training_instances(input_files, tokenizer, max_seq_length, dupe_factor,
                               short_seq_prob, masked_lm_prob, max_predictions_per_seq, rng,
-                              do_whole_word_mask=False, documents=None, log_every=2000):
-    """Creates `TrainingInstance`s from raw text files (or from ready tokenized `documents`)."""
+                              do_whole_word_mask=False, documents=None, log_every=2000,
+                              sentence_order=False, ngram=1, favor_shorter_ngram=True):
+    """Creates `TrainingInstance`s from raw text files (or from ready tokenized `documents`).
+
+    sentence_order: ALBERT's SOP pairs instead of BERT's random next sentence.
+    ngram > 1: ALBERT's n-gram masking (see create_ngram_masked_lm_predictions).
+    """
     if documents is None:
         documents = read_documents(input_files, tokenizer)
     all_documents = [doc for doc in documents if doc]
@@ -117,7 +190,9 @@ def create_training_instances(input_files, tokenizer, max_seq_length, dupe_facto
         for document_index in range(len(all_documents)):
             instances.extend(create_instances_from_document(
                 all_documents, document_index, max_seq_length, short_seq_prob, masked_lm_prob,
-                max_predictions_per_seq, vocab_words, rng, do_whole_word_mask))
+                max_predictions_per_seq, vocab_words, rng, do_whole_word_mask,
+                sentence_order=sentence_order, ngram=ngram,
+                favor_shorter_ngram=favor_shorter_ngram))
             done = dupe * len(all_documents) + document_index + 1
             if log_every and done % log_every == 0:
                 tf.logging.info("documents %d/%d -> %d instances (%.0fs)", done, total,
@@ -128,7 +203,8 @@ def create_training_instances(input_files, tokenizer, max_seq_length, dupe_facto
 
 def create_instances_from_document(all_documents, document_index, max_seq_length,
                                    short_seq_prob, masked_lm_prob, max_predictions_per_seq,
-                                   vocab_words, rng, do_whole_word_mask=False):
+                                   vocab_words, rng, do_whole_word_mask=False,
+                                   sentence_order=False, ngram=1, favor_shorter_ngram=True):
     """Creates the instances of one document (see the module docstring)."""
     document = all_documents[document_index]
     max_num_tokens = max_seq_length - 3  # [CLS], [SEP], [SEP]
@@ -159,7 +235,7 @@ def create_instances_from_document(all_documents, document_index, max_seq_length
 
                 tokens_b = []
                 is_random_next = False
-                if len(current_chunk) == 1 or rng.random() < 0.5:
+                if len(current_chunk) == 1 or (not sentence_order and rng.random() < 0.5):
                     is_random_next = True
                     target_b_length = target_seq_length - len(tokens_a)
                     # Ten tries to pick another document (a one-document corpus keeps its own).
@@ -177,6 +253,12 @@ def create_instances_from_document(all_documents, document_index, max_seq_length
                     # The unused sentences of this chunk are not wasted.
                     num_unused_segments = len(current_chunk) - a_end
                     i -= num_unused_segments
+                elif sentence_order and rng.random() < 0.5:
+                    # SOP negative: the same two segments in swapped order.
+                    is_random_next = True
+                    for j in range(a_end, len(current_chunk)):
+                        tokens_b.extend(current_chunk[j])
+                    tokens_a, tokens_b = tokens_b, tokens_a
                 else:
                     for j in range(a_end, len(current_chunk)):
                         tokens_b.extend(current_chunk[j])
@@ -186,9 +268,15 @@ def create_instances_from_document(all_documents, document_index, max_seq_length
 
                 tokens = ["[CLS]"] + tokens_a + ["[SEP]"] + tokens_b + ["[SEP]"]
                 segment_ids = [0] * (len(tokens_a) + 2) + [1] * (len(tokens_b) + 1)
-                tokens, masked_lm_positions, masked_lm_labels = create_masked_lm_predictions(
-                    tokens, masked_lm_prob, max_predictions_per_seq, vocab_words, rng,
-                    do_whole_word_mask)
+                if ngram > 1:
+                    tokens, masked_lm_positions, masked_lm_labels = \
+                        create_ngram_masked_lm_predictions(
+                            tokens, masked_lm_prob, max_predictions_per_seq, vocab_words, rng,
+                            do_whole_word_mask, ngram, favor_shorter_ngram)
+                else:
+                    tokens, masked_lm_positions, masked_lm_labels = create_masked_lm_predictions(
+                        tokens, masked_lm_prob, max_predictions_per_seq, vocab_words, rng,
+                        do_whole_word_mask)
                 instances.append(TrainingInstance(
                     tokens=tokens, segment_ids=segment_ids, is_random_next=is_random_next,
                     masked_lm_positions=masked_lm_positions, masked_lm_labels=masked_lm_labels))
@@ -240,6 +328,87 @@ def create_masked_lm_predictions(tokens, masked_lm_prob, max_predictions_per_seq
             masked_lms.append(MaskedLmInstance(index=index, label=tokens[index]))
     masked_lms.sort(key=lambda x: x.index)
     return (output_tokens, [p.index for p in masked_lms], [p.label for p in masked_lms])
+
+
+def _whole_word_candidates(tokens, do_whole_word_mask):
+    """Candidate index lists: one per token, or per whole word (a word and its continuations;
+    a continuation only joins the token right before it, never across [CLS]/[SEP])."""
+    cand_indexes = []
+    for (i, token) in enumerate(tokens):
+        if token == "[CLS]" or token == "[SEP]":
+            continue
+        if (do_whole_word_mask and cand_indexes and cand_indexes[-1][-1] == i - 1
+                and continues_word(token)):
+            cand_indexes[-1].append(i)
+        else:
+            cand_indexes.append([i])
+    return cand_indexes
+
+
+def create_ngram_masked_lm_predictions(tokens, masked_lm_prob, max_predictions_per_seq,
+                                       vocab_words, rng, do_whole_word_mask=True, ngram=3,
+                                       favor_shorter_ngram=True):
+    """ALBERT's n-gram masking (google-research/albert create_masked_lm_predictions).
+
+    Spans of n consecutive candidates (whole words when do_whole_word_mask) are masked, n in
+    1..ngram drawn with probability proportional to 1/n (n, reversed, when not
+    favor_shorter_ngram); a span too long for the remaining budget shrinks to shorter n, one
+    that still does not fit or touches a covered position is skipped. Replacement 80 % [MASK],
+    10 % original, 10 % random token. All draws come from `rng` (the original draws n from numpy's
+    global generator). Returns (output_tokens, positions ascending, labels).
+    """
+    cand_indexes = _whole_word_candidates(tokens, do_whole_word_mask)
+    output_tokens = list(tokens)
+    num_to_predict = min(max_predictions_per_seq,
+                         max(1, int(round(len(tokens) * masked_lm_prob))))
+    ngrams = list(range(1, ngram + 1))
+    pvals = [1.0 / n for n in ngrams]
+    if not favor_shorter_ngram:
+        pvals = pvals[::-1]
+    # For each start candidate: its 1-gram, 2-gram, ... (shorter at the end of the sequence).
+    ngram_indexes = [[cand_indexes[idx:idx + n] for n in ngrams]
+                     for idx in range(len(cand_indexes))]
+    rng.shuffle(ngram_indexes)
+
+    masked_lms = []
+    covered_indexes = set()
+    for cand_index_set in ngram_indexes:
+        if len(masked_lms) >= num_to_predict:
+            break
+        if not cand_index_set:
+            continue
+        n = _weighted_choice(ngrams, pvals, rng)
+        index_set = sum(cand_index_set[n - 1], [])
+        n -= 1
+        while len(masked_lms) + len(index_set) > num_to_predict and n > 0:
+            index_set = sum(cand_index_set[n - 1], [])
+            n -= 1
+        if len(masked_lms) + len(index_set) > num_to_predict:
+            continue
+        if any(index in covered_indexes for index in index_set):
+            continue
+        for index in index_set:
+            covered_indexes.add(index)
+            if rng.random() < 0.8:
+                masked_token = "[MASK]"
+            elif rng.random() < 0.5:
+                masked_token = tokens[index]
+            else:
+                masked_token = vocab_words[rng.randint(0, len(vocab_words) - 1)]
+            output_tokens[index] = masked_token
+            masked_lms.append(MaskedLmInstance(index=index, label=tokens[index]))
+    masked_lms.sort(key=lambda x: x.index)
+    return (output_tokens, [p.index for p in masked_lms], [p.label for p in masked_lms])
+
+
+def _weighted_choice(values, weights, rng):
+    threshold = rng.random() * sum(weights)
+    cumulative = 0.0
+    for value, weight in zip(values, weights):
+        cumulative += weight
+        if threshold < cumulative:
+            return value
+    return values[-1]
 
 
 def truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng):
@@ -342,6 +511,38 @@ def read_examples_numpy(path, limit=None):
         if limit and len(out) >= limit:
             break
     return out
+
+
+def check_tfrecords(input_files, flag_name, max_seq_length, max_predictions_per_seq,
+                    vocab_size=None):
+    """Reads the first record of each file (at most 64): one clear ValueError for a corrupt file,
+    a missing feature, other lengths than the flags, or token ids outside the model's vocabulary."""
+    expected = {"input_ids": max_seq_length, "input_mask": max_seq_length,
+                "segment_ids": max_seq_length, "masked_lm_positions": max_predictions_per_seq,
+                "masked_lm_ids": max_predictions_per_seq,
+                "masked_lm_weights": max_predictions_per_seq, "next_sentence_labels": 1}
+    for path in input_files[:64]:
+        try:
+            rows = read_examples_numpy(path, limit=1)
+        except (tf.errors.OpError, ValueError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ValueError("--%s: %s is not a valid TFRecord file (%s)" % (flag_name, path, first))
+        if not rows:
+            raise ValueError("--%s: %s holds no records" % (flag_name, path))
+        for name, length in expected.items():
+            if name not in rows[0]:
+                raise ValueError("--%s: %s lacks feature %s (not a pretraining file?)"
+                                 % (flag_name, path, name))
+            if len(rows[0][name]) != length:
+                raise ValueError("--%s: %s has %s of length %d, but the flags say %d "
+                                 "(--max_seq_length / --max_predictions_per_seq)"
+                                 % (flag_name, path, name, len(rows[0][name]), length))
+        if vocab_size is not None:
+            largest = max(max(rows[0]["input_ids"]), max(rows[0]["masked_lm_ids"]))
+            if largest >= vocab_size:
+                raise ValueError("--%s: %s has token id %d, but the model config's vocab_size is "
+                                 "%d (vocabulary and config do not match)"
+                                 % (flag_name, path, largest, vocab_size))
 
 
 def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq, is_training,

@@ -529,7 +529,7 @@ def gather_indexes(sequence_tensor, positions):
 
 def masked_lm_output(input_tensor, output_weights, positions, label_ids, label_weights,
                      hidden_size, hidden_act="gelu", initializer_range=0.02,
-                     scope="cls/predictions"):
+                     scope="cls/predictions", output_projection=None):
     """Masked-LM head: transform (dense + act + LayerNorm), decoder tied to the embedding table.
 
     Variables: `<scope>/transform/dense/{kernel,bias}`, `<scope>/transform/LayerNorm/*`,
@@ -541,6 +541,8 @@ def masked_lm_output(input_tensor, output_weights, positions, label_ids, label_w
       positions: int Tensor [B, P] of masked positions; label_ids: int [B, P];
       label_weights: float [B, P] (1.0 real prediction, 0.0 padding).
       hidden_size: width of the transform (E).
+      output_projection: optional [E, W] matrix (brightmart/albert_zh's word_embeddings_2): the
+        transform output [B*P, W] is multiplied by its transpose before the decoder.
     Returns:
       (loss scalar, per_example_loss [B*P], log_probs [B*P, V]).
     """
@@ -553,6 +555,8 @@ def masked_lm_output(input_tensor, output_weights, positions, label_ids, label_w
             input_tensor = layer_norm(input_tensor)
         output_bias = tf.get_variable("output_bias", shape=[vocab_size],
                                       initializer=tf.zeros_initializer())
+        if output_projection is not None:
+            input_tensor = tf.matmul(input_tensor, output_projection, transpose_b=True)  # [B*P, E]
         logits = tf.matmul(input_tensor, output_weights, transpose_b=True)
         logits = tf.nn.bias_add(logits, output_bias)
         log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)  # [B*P, V]

