@@ -47,3 +47,15 @@ def platform_runs(feature):
                               capture_output=True, text=True, timeout=300)
         _PROBES[feature] = proc.returncode == 0
     return _PROBES[feature]
+
+
+def final_block(stdout):
+    """{key: value} of the Final block a delivery script printed (from the rule to the E2E line)."""
+    lines = stdout[stdout.index("------------------ Final result"):].splitlines()[1:]
+    block = {}
+    for line in lines:
+        key, _, value = line.partition(" : ")
+        block[key] = value
+        if key == "E2E Training Duration sec":
+            return block
+    raise AssertionError("the Final block has no E2E line: %r" % lines)

@@ -20,7 +20,7 @@ from albert_reference import albert_forward, pretraining_losses
 from common import pretraining_data
 from common.demo_data import text
 from common.tokenization import FullTokenizer
-from conftest import REPO_ROOT, python_env
+from conftest import REPO_ROOT, final_block, python_env
 
 SEQ, PRED = 64, 10
 TINY = {"vocab_size": 3000, "embedding_size": 32, "hidden_size": 64, "num_hidden_layers": 3,
@@ -233,13 +233,14 @@ def test_full_script_prints_a_real_final_block_and_exports(device_id):
     assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-2000:])
     assert proc.stdout.startswith("note: no --data_path given: running the EMBEDDED DEMO")
     assert "EMBEDDED DEMO data 'albert_pretrain'" in proc.stdout
-    final = proc.stdout[proc.stdout.index("------------------ Final result"):].splitlines()
-    keys = [line.split(" : ")[0] for line in final[1:]]
-    assert keys == ["Final Performance sentences/sec", "Final Performance ms/step",
-                    "Final Precision MLM Accuracy", "Final Training Duration sec",
-                    "E2E Training Duration sec"]
-    values = [float(line.split(" : ")[1]) for line in final[1:]]
-    assert all(v >= 0 for v in values) and values[0] > 0
+    final = final_block(proc.stdout)
+    assert list(final) == ["Final Performance sentences/sec", "Final Performance images/sec",
+                           "Final Performance ms/step", "Final Precision MLM Accuracy",
+                           "Final Train Accuracy", "Final Training Steps", "Final Overflow Steps",
+                           "Final Training Duration sec", "E2E Training Duration sec"]
+    assert float(final["Final Performance sentences/sec"]) > 0
+    assert 0 <= float(final["Final Precision MLM Accuracy"]) <= 1
+    assert final["Final Training Steps"] == "30"
     export = os.path.join(REPO_ROOT, "Albert", "test", "output", device_id, "ckpt_pretrain_acc",
                           "export")
     assert os.path.isfile(os.path.join(export, "albert_model.ckpt.index"))
