@@ -10,7 +10,7 @@ batch_size=32 max_seq_length= max_predictions_per_seq= EXTRA_FLAGS="max_seq_leng
 delivery_parse_args "$@"
 albert_setup pretrain 600 2e-2 0.00001375 || exit 1    # demo: 600 steps; real: 125000 steps at 1.375e-5
 train_steps=${train_steps:-125000}
-delivery_run "$PYTHON" run_pretraining.py $ALBERT_INPUT_FLAGS $ALBERT_MODEL_FLAGS --do_train=true --do_eval=true \
+delivery_run "$PYTHON" run_pretraining.py "${ALBERT_INPUT_FLAGS[@]}" "${ALBERT_MODEL_FLAGS[@]}" --do_train=true --do_eval=true \
     --train_batch_size="$batch_size" --eval_batch_size=32 --max_eval_steps=40 --max_seq_length="$max_seq_length" \
     --max_predictions_per_seq="$max_predictions_per_seq" --num_train_steps="$train_steps" \
     --num_warmup_steps=$((train_steps / ALBERT_WARMUP_DIV)) --learning_rate="$learning_rate" --optimizer=lamb \

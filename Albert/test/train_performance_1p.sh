@@ -8,7 +8,7 @@ Network=Albert_ID0632_for_TensorFlow RUN_KIND=perf RUN_NAME=pretrain_perf
 batch_size=32 train_steps=200 max_seq_length= max_predictions_per_seq= EXTRA_FLAGS="max_seq_length max_predictions_per_seq"
 delivery_parse_args "$@"
 albert_setup pretrain 200 2e-2 0.00001375 || exit 1
-delivery_run "$PYTHON" run_pretraining.py $ALBERT_INPUT_FLAGS $ALBERT_MODEL_FLAGS --do_train=true \
+delivery_run "$PYTHON" run_pretraining.py "${ALBERT_INPUT_FLAGS[@]}" "${ALBERT_MODEL_FLAGS[@]}" --do_train=true \
     --train_batch_size="$batch_size" --max_seq_length="$max_seq_length" \
     --max_predictions_per_seq="$max_predictions_per_seq" --num_train_steps="$train_steps" \
     --num_warmup_steps=$((train_steps / ALBERT_WARMUP_DIV)) --learning_rate="$learning_rate" --optimizer=lamb \

@@ -8,7 +8,7 @@ Network=Albert_ID0632_for_TensorFlow RUN_KIND=perf RUN_NAME=finetune_perf
 batch_size=32 train_steps=200 max_seq_length=128 task_name= EXTRA_FLAGS="task_name max_seq_length"
 delivery_parse_args "$@"
 albert_setup finetune 200 5e-4 2e-5 || exit 1
-delivery_run "$PYTHON" run_classifier.py --task_name="$task_name" --data_dir="$data_path" $ALBERT_MODEL_FLAGS \
+delivery_run "$PYTHON" run_classifier.py --task_name="$task_name" --data_dir="$data_path" "${ALBERT_MODEL_FLAGS[@]}" \
     --do_train=true --max_seq_length="$max_seq_length" --train_batch_size="$batch_size" \
     --learning_rate="$learning_rate" --num_train_steps="$train_steps" \
     --output_dir="$output_path"
