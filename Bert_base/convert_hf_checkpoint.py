@@ -28,6 +28,9 @@ import re
 import numpy as np
 from absl import flags
 
+if not __package__:  # run as `python Bert_base/convert_hf_checkpoint.py`: the repo root onto sys.path
+    import _repo_root  # noqa: F401
+
 from common import atomic_io, checkpoint_utils, cli
 
 FLAGS = flags.FLAGS

@@ -16,6 +16,9 @@ import os
 import tensorflow.compat.v1 as tf
 from absl import flags
 
+if not __package__:  # run as `python Bert_base/run_pretraining.py`: the repo root onto sys.path
+    import _repo_root  # noqa: F401
+
 from Bert_base import export_checkpoint, modeling
 from common import checkpoint_utils, npu_runconfig, optimization, pretraining_data, transformer
 from common import cli

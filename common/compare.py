@@ -251,8 +251,8 @@ def report(base, test, args):
     tlines, tb, tt = timing_lines(base, test, bl, tl, skip_steps=args.skip_steps, batch_size=args.batch_size)
     out += tlines
     out += ["", "### Verdict", "",
-            "%s: %s (smoothing: trailing mean over %d common steps; %d common steps in all)." % (
-                result["verdict"], result["reason"], result["window"], len(result["common"]))]
+            "%s: %s (smoothing: trailing mean over %d common steps)." % (
+                result["verdict"], result["reason"], result["window"])]
     return "\n".join(out) + "\n", result
 
 
