@@ -210,7 +210,8 @@ def run():
         if FLAGS.export_dir:
             written = export_checkpoint.export(FLAGS.output_dir, FLAGS.export_dir,
                                                FLAGS.bert_config_file, FLAGS.vocab_file)
-            print("exported %d variables to %s" % (len(written), FLAGS.export_dir), flush=True)
+            print(export_checkpoint.exported_note(len(written), FLAGS.export_dir, FLAGS.output_dir),
+                  flush=True)
 
     if FLAGS.do_eval:
         tf.logging.info("***** Running evaluation: batch size %d, at most %d steps *****",

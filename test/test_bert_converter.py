@@ -160,3 +160,22 @@ def test_export_keeps_only_model_variables(tmp_path):
                                        "bert_model.ckpt.index", "vocab.txt"]
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         export_checkpoint.export(str(tmp_path), str(tmp_path / "x"))
+    # Hugging Face's load_tf_weights_in_bert (its rules restated: no torch here) skips names with an
+    # adam_m/adam_v/AdamWeightDecayOptimizer(_1)/global_step part and maps the rest into the model,
+    # whose top-level modules are bert and cls: the raw checkpoint's loss_scale/* cannot be mapped,
+    # the export holds none (the classifier head's top-level output_* are google-research/bert's own
+    # run_classifier names, outside that loader's mapping either way)
+    head = {"output_weights", "output_bias"}
+    raw = {name for name, _ in tf.train.list_variables(train_dir)}
+    assert {n.split("/")[0] for n in hf_unmappable(raw)} == {"loss_scale"} | head
+    assert hf_unmappable(exported) == head
+    note = export_checkpoint.exported_note(len(exported), out, train_dir)
+    assert out in note and "load_tf_weights_in_bert" in note and "loss_scale/*" in note
+
+
+HF_SKIPPED_PARTS = {"adam_v", "adam_m", "AdamWeightDecayOptimizer", "AdamWeightDecayOptimizer_1", "global_step"}
+
+
+def hf_unmappable(names):
+    kept = [n for n in names if not HF_SKIPPED_PARTS & set(n.split("/"))]
+    return {n for n in kept if n.split("/")[0] not in ("bert", "cls")}
