@@ -360,9 +360,12 @@ def test_too_few_common_steps_give_no_verdict(tmp_path, capsys):
 def test_plot_panels_draw_the_same_smoothed_steps(tmp_path, capsys, monkeypatch):
     import matplotlib
     matplotlib.use("Agg")
+    import matplotlib.figure
     import matplotlib.pyplot as plt
     figures = []
-    monkeypatch.setattr(plt, "close", lambda fig=None: figures.append(fig))
+    # keep the figure compare.plot closes (older matplotlib also calls close("all") on its own)
+    monkeypatch.setattr(plt, "close", lambda fig=None: figures.append(fig)
+                        if isinstance(fig, matplotlib.figure.Figure) else None)
     a = results_json(tmp_path / "a.json", [(s, 2.0 / (1 + s)) for s in range(60)])
     b = results_json(tmp_path / "b.json", [(s, 2.1 / (1 + s)) for s in range(60)])
     run_cli(["--base", a, "--test", b, "--plot", tmp_path / "p.png", "--window=10"], capsys)
