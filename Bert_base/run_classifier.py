@@ -15,6 +15,9 @@ import os
 import tensorflow.compat.v1 as tf
 from absl import flags
 
+if not __package__:  # run as `python Bert_base/run_classifier.py`: the repo root onto sys.path
+    import _repo_root  # noqa: F401
+
 from Bert_base import export_checkpoint, modeling
 from common import checkpoint_utils, classifier_data, npu_runconfig, optimization, transformer
 from common import cli
@@ -188,7 +191,8 @@ def run():
         if FLAGS.export_dir:
             written = export_checkpoint.export(FLAGS.output_dir, FLAGS.export_dir,
                                                FLAGS.bert_config_file, FLAGS.vocab_file)
-            print("exported %d variables to %s" % (len(written), FLAGS.export_dir), flush=True)
+            print(export_checkpoint.exported_note(len(written), FLAGS.export_dir, FLAGS.output_dir),
+                  flush=True)
 
     if FLAGS.do_eval:
         eval_examples = processor.get_dev_examples(FLAGS.data_dir)

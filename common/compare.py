@@ -2,10 +2,14 @@
 
     python -m common.compare --base=<run A> --test=<run B> [--base_label=GPU --test_label=NPU]
                              [--steps=0,100,200 | --every=N] [--rtol=0.05] [--window=10]
-                             [--plot=curves.png]
+                             [--min_points=10] [--plot=curves.png]
+
+from the repository root (`common` must be importable); from any other folder run the file itself,
+`python <repo>/common/compare.py ...`.
 
 A run is a results JSON, a training log, a train_<CaseName>_loss.txt or an output folder holding
-one of them (see common/loss_log.py for the formats). The report is Markdown on stdout:
+one of them (see common/loss_log.py for the formats). A results JSON's `loss_every_step` (every
+step run) is used when present, else its logged steps. The report is Markdown on stdout:
 
 * the loss table at the chosen steps with the absolute (test - base) and relative ((test - base) /
   |base|) difference, and the relative difference of the smoothed losses the verdict uses; a step
@@ -13,14 +17,17 @@ one of them (see common/loss_log.py for the formats). The report is Markdown on 
 * mean ms/step of each run with the warm-up steps excluded, and `TEST/BASE=X/Y`;
 * the verdict.
 
-Verdict: both curves are smoothed by a trailing mean over `--window` consecutive common logged
-steps (the first value at the window-th common step; a run with fewer common steps than the window
-is judged on the means of all of them); the run passes when at every smoothed step
-|smoothed test - smoothed base| <= atol + rtol x |smoothed base| (numpy.isclose's rule), no common
-loss is NaN/inf and at least one step is common. Default rtol 0.05, window 10 -- see
-`--help` and docs/compare.md for why.
+Verdict: both curves are smoothed by a trailing mean over `--window` consecutive common steps
+(the first value at the window-th common step; a run with fewer common steps than the window is
+judged on the means of all of them); the run passes when at every smoothed step
+|smoothed test - smoothed base| <= atol + rtol x |smoothed base| (numpy.isclose's rule) and no
+common loss is NaN/inf. The verdict line says how many common steps it rests on; with fewer than
+`--min_points` (default 10) there is no verdict: the report ends "NO VERDICT: ..." and the exit
+status is 3 (a NaN/inf common loss is a FAIL however few the steps). Default rtol 0.05, window 10
+-- see `--help` and the comparison section of the top-level README.md for why.
 
-Exit status: 0 pass, 1 the verdict failed, 2 an input or usage problem (one line on stderr).
+Exit status: 0 pass, 1 the verdict failed, 2 an input or usage problem (one line on stderr),
+3 no verdict (too few common steps).
 Nothing here needs TensorFlow; matplotlib is imported only for --plot.
 """
 
@@ -38,19 +45,22 @@ except ImportError:  # pragma: no cover - run as a script from inside common/
 DEFAULT_RTOL = 0.05
 DEFAULT_WINDOW = 10
 DEFAULT_ROWS = 11
+# fewer common steps than this and a verdict would rest on a handful of minibatch losses (the
+# default window's worth: below it there is nothing left to smooth)
+DEFAULT_MIN_POINTS = 10
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_NO_VERDICT = 0, 1, 2, 3
 
 RTOL_HELP = (
     "relative tolerance of the verdict (default %(default)s = 5%%). Why 5%%: runs of one model from one "
     "seed and data order in two precisions round differently at every op (bf16 keeps 8 significant bits, "
     "fp16 11, fp32 24) and drift apart slowly, while a run that trains differently leaves that band. "
-    "Measured here on Bert_base (tiny config, 300 steps, see docs/compare.md), max smoothed difference "
+    "Measured here on Bert_base (tiny config, 300 steps, see the comparison section of README.md), max smoothed difference "
     "from the fp32 run: fp32 rerun 0.00%%, bf16 AMP 0.13%%; learning rate x3 9.9%%, learning rate /3 "
     "45.5%%, another seed (init and data order) 6.8%%. 5%% sits well above precision noise and below "
     "those; tighten it for short runs from one checkpoint, loosen it for very long runs.")
 WINDOW_HELP = (
-    "number of consecutive common logged steps in the trailing mean the verdict compares (default "
+    "number of consecutive common steps in the trailing mean the verdict compares (default "
     "%(default)s). A logged loss is one minibatch's: once two trajectories differ slightly, the same "
     "batch gives losses further apart than the curves are (fp32 vs bf16 AMP above: up to 0.67%% per "
     "step, 0.13%% smoothed), so a tolerance on single steps is either flaky or blind. 10 points cut that "
@@ -76,8 +86,11 @@ def rel_diff(base, test):
     return (test - base) / abs(base)
 
 
-def compare_runs(base, test, window=DEFAULT_WINDOW, rtol=DEFAULT_RTOL, atol=0.0):
-    """Everything the report needs, as plain data (used by the tests too)."""
+def compare_runs(base, test, window=DEFAULT_WINDOW, rtol=DEFAULT_RTOL, atol=0.0, min_points=DEFAULT_MIN_POINTS):
+    """Everything the report needs, as plain data (used by the tests too).
+
+    `verdict` is "PASS", "FAIL" or "NO VERDICT" (fewer than `min_points` common steps); `passed`
+    is True, False or None accordingly."""
     common = sorted(set(base.loss) & set(test.loss))
     only_base = sorted(set(base.loss) - set(test.loss))
     only_test = sorted(set(test.loss) - set(base.loss))
@@ -99,22 +112,27 @@ def compare_runs(base, test, window=DEFAULT_WINDOW, rtol=DEFAULT_RTOL, atol=0.0)
             worst, worst_step = r, s
         if abs(t - b) > atol + rtol * abs(b):
             bad_steps.append(s)
-    if not common:
-        verdict, reason = False, "no step is logged in both runs"
-    elif nonfinite:
-        verdict, reason = False, "non-finite loss at %d common step(s), first at step %d" % (
-            len(nonfinite), nonfinite[0])
+    if nonfinite:
+        passed, reason = False, "non-finite loss at %d common step(s), first at step %d (of %d common steps)" % (
+            len(nonfinite), nonfinite[0], len(common))
+    elif len(common) < min_points:
+        passed = None
+        reason = ("no step is in both runs" if not common else "only %d common step(s)" % len(common)) + (
+            ", fewer than the %d a verdict needs (--min_points); compare runs that record more steps "
+            "(a results JSON keeps every step's loss) or lower --min_points" % min_points)
     elif bad_steps:
-        verdict, reason = False, (
+        passed, reason = False, (
             "smoothed loss differs by more than %s at %d of %d common steps (first at step %d); "
             "max %.2f%% at step %d" % (_tol_words(rtol, atol), len(bad_steps), len(common), bad_steps[0],
                                        100 * worst, worst_step))
     else:
-        verdict, reason = True, "max smoothed relative difference %.2f%% at step %d, within %s over %d " \
-                                "common steps" % (100 * worst, worst_step, _tol_words(rtol, atol), len(common))
+        passed, reason = True, "max smoothed relative difference %.2f%% at step %d, within %s over %d " \
+                               "common steps" % (100 * worst, worst_step, _tol_words(rtol, atol), len(common))
+    verdict = {True: "PASS", False: "FAIL", None: "NO VERDICT"}[passed]
     return {"common": common, "window": window, "only_base": only_base, "only_test": only_test, "smoothed": smoothed,
             "max_rel": worst if worst_step is not None else None, "max_rel_step": worst_step,
-            "bad_steps": bad_steps, "nonfinite": nonfinite, "passed": verdict, "reason": reason}
+            "bad_steps": bad_steps, "nonfinite": nonfinite, "passed": passed, "verdict": verdict,
+            "min_points": min_points, "reason": reason}
 
 
 def _tol_words(rtol, atol):
@@ -122,9 +140,9 @@ def _tol_words(rtol, atol):
 
 
 def select_steps(base, test, steps=None, every=None, rows=DEFAULT_ROWS):
-    """The table's steps: --steps as given, --every N (every N-th step counted from the first logged
-    step of either run, plus the last logged step), or by default ~`rows` steps spread evenly over
-    all logged steps (first and last included)."""
+    """The table's steps: --steps as given, --every N (every N-th step counted from the first step
+    of either run, plus the last step; a step neither run has is left out, see `unrecorded_steps`),
+    or by default ~`rows` steps spread evenly over all steps (first and last included)."""
     union = sorted(set(base.loss) | set(test.loss))
     if steps:
         return list(steps)
@@ -140,6 +158,14 @@ def select_steps(base, test, steps=None, every=None, rows=DEFAULT_ROWS):
 
 
 # --------------------------------------------------------------------------- formatting
+
+def unrecorded_steps(base, test, every):
+    """The steps --every asks for (first, first+N, ..., up to the last step) that neither run has."""
+    union = set(base.loss) | set(test.loss)
+    if not union or not every:
+        return []
+    return [s for s in range(min(union), max(union) + 1, every) if s not in union]
+
 
 def _fmt_loss(v):
     if v is None:
@@ -201,7 +227,8 @@ def timing_lines(base, test, base_label, test_label, skip_steps=None, batch_size
 
 
 def report(base, test, args):
-    result = compare_runs(base, test, window=args.window, rtol=args.rtol, atol=args.atol)
+    result = compare_runs(base, test, window=args.window, rtol=args.rtol, atol=args.atol,
+                          min_points=args.min_points)
     steps = select_steps(base, test, steps=args.steps, every=args.every)
     bl, tl = args.base_label, args.test_label
     out = ["### Loss: %s vs %s" % (tl, bl), ""]
@@ -214,14 +241,18 @@ def report(base, test, args):
         len(result["common"]), bl, _step_list(result["only_base"]) if result["only_base"] else "none",
         tl, _step_list(result["only_test"]) if result["only_test"] else "none"))
     notes = base.notes + test.notes
+    missing = unrecorded_steps(base, test, args.every)
+    if missing:
+        notes.append("--every=%d asks for %d step(s) that neither run recorded (%s); the table shows the "
+                     "%d recorded ones" % (args.every, len(missing), _step_list(missing), len(steps)))
     for n in notes:
         out.append("Note: %s" % n)
     out += ["", "### Time per step (warm-up excluded)", ""]
     tlines, tb, tt = timing_lines(base, test, bl, tl, skip_steps=args.skip_steps, batch_size=args.batch_size)
     out += tlines
     out += ["", "### Verdict", "",
-            "%s: %s (smoothing: trailing mean over %d common logged steps)." % (
-                "PASS" if result["passed"] else "FAIL", result["reason"], result["window"])]
+            "%s: %s (smoothing: trailing mean over %d common steps)." % (
+                result["verdict"], result["reason"], result["window"])]
     return "\n".join(out) + "\n", result
 
 
@@ -237,17 +268,16 @@ def plot(base, test, result, path, base_label, test_label, rtol, window):
     for run, label, color in ((base, base_label, "tab:blue"), (test, test_label, "tab:orange")):
         xs = list(run.loss.keys())
         ax1.plot(xs, list(run.loss.values()), color=color, alpha=0.35, linewidth=0.8,
-                 label="%s (logged)" % label)
+                 label="%s (per step)" % label)
     common = result["common"]
     if common:
+        # both panels draw the trailing means the verdict compares, each at the last step of its
+        # window (so they lag the raw curve by window/2 steps, the same in both panels)
         full = [s for s in common if s in result["smoothed"]]
-        # a trailing mean lags; draw each one at the middle of its window so it sits on the curve
-        lag = (result["window"] - 1) // 2
-        centre = [common[i - lag] for i, s in enumerate(common) if s in result["smoothed"]]
-        ax1.plot(centre, [result["smoothed"][s][0] for s in full], color="tab:blue",
-                 linewidth=1.6, label="%s (mean of %d logged steps)" % (base_label, result["window"]))
-        ax1.plot(centre, [result["smoothed"][s][1] for s in full], color="tab:orange",
-                 linewidth=1.6, linestyle="--", label="%s (mean of %d logged steps)" % (
+        ax1.plot(full, [result["smoothed"][s][0] for s in full], color="tab:blue",
+                 linewidth=1.6, label="%s (trailing mean of %d steps)" % (base_label, result["window"]))
+        ax1.plot(full, [result["smoothed"][s][1] for s in full], color="tab:orange",
+                 linewidth=1.6, linestyle="--", label="%s (trailing mean of %d steps)" % (
                      test_label, result["window"]))
         raw = [rel_diff(base.loss[s], test.loss[s]) for s in common]
         sm = [rel_diff(*result["smoothed"][s]) for s in full]
@@ -263,7 +293,7 @@ def plot(base, test, result, path, base_label, test_label, rtol, window):
             ax2.text(0.01, 0.04, "rtol +-%g%% is off this scale" % (100 * rtol), transform=ax2.transAxes,
                      fontsize=8, color="tab:green")
     ax1.set_ylabel("loss")
-    ax1.set_title("%s vs %s: %s" % (test_label, base_label, "PASS" if result["passed"] else "FAIL"))
+    ax1.set_title("%s vs %s: %s" % (test_label, base_label, result["verdict"]))
     ax1.legend(fontsize=8, loc="best")
     ax1.grid(alpha=0.3)
     ax2.axhline(0, color="black", linewidth=0.6)
@@ -318,7 +348,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     p = _Parser(prog="python -m common.compare",
                 description="Compare the loss curves and step times of two runs; Markdown on stdout; "
-                            "exit 0 pass, 1 verdict failed, 2 bad input.",
+                            "exit 0 pass, 1 verdict failed, 2 bad input, 3 no verdict (fewer common "
+                            "steps than --min_points). Run it from the repository root, or as "
+                            "`python <repo>/common/compare.py` from anywhere.",
                 formatter_class=argparse.RawDescriptionHelpFormatter,
                 epilog="A run is a results JSON, a training log (common hook, TF Estimator, ResNext50 or "
                        "XLNet step lines), a train_<CaseName>_loss.txt or an output folder holding one.")
@@ -329,12 +361,16 @@ def build_parser():
     g = p.add_mutually_exclusive_group()
     g.add_argument("--steps", type=_steps_arg, help="table rows at these steps, e.g. 0,100,200")
     g.add_argument("--every", type=_positive_int,
-                   help="table rows every N steps, counted from the first logged step, and the last logged step")
+                   help="table rows every N steps, counted from the first step, and the last step (a note "
+                        "counts the steps asked for that neither run recorded)")
     p.add_argument("--rtol", type=_nonneg_float, default=DEFAULT_RTOL, help=RTOL_HELP)
     p.add_argument("--atol", type=_nonneg_float, default=0.0,
                    help="absolute tolerance added to rtol x |base| (default 0); set it when the loss "
                         "approaches 0, where a relative difference means little")
     p.add_argument("--window", type=_positive_int, default=DEFAULT_WINDOW, help=WINDOW_HELP)
+    p.add_argument("--min_points", type=_positive_int, default=DEFAULT_MIN_POINTS,
+                   help="fewest common steps a verdict may rest on (default %(default)s); below it the report "
+                        "ends NO VERDICT and the exit status is 3")
     p.add_argument("--skip_steps", type=_nonneg_int, default=None,
                    help="warm-up steps excluded from ms/step (default: the results JSON's "
                         "timing_skipped_steps, else 1: the first step builds and compiles the graph)")
@@ -376,7 +412,7 @@ def main(argv=None):
     except RunInputError as e:
         sys.stderr.write("%s: error: %s\n" % (prog, e))
         return EXIT_USAGE
-    return EXIT_PASS if result["passed"] else EXIT_FAIL
+    return {True: EXIT_PASS, False: EXIT_FAIL, None: EXIT_NO_VERDICT}[result["passed"]]
 
 
 if __name__ == "__main__":

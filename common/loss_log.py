@@ -2,8 +2,9 @@
 
 `load_run(path)` accepts any of:
 
-* a results JSON written by `common.results.RunRecorder` (`loss_history`, `step_time_ms`,
-  `timing_skipped_steps`, `batch_size`, `log_every`, ...);
+* a results JSON written by `common.results.RunRecorder` (`loss_history`, `loss_every_step`,
+  `step_time_ms`, `timing_skipped_steps`, `batch_size`, `log_every`, ...); its losses are
+  `loss_every_step` (every step run) when present, else `loss_history` (the logged steps);
 * a training log of any of the four models; the step lines recognised are
 
   =================  ==========================================================================
@@ -103,7 +104,7 @@ class Run(object):
     def describe(self):
         steps = self.steps
         span = "steps %d..%d" % (steps[0], steps[-1]) if steps else "no steps"
-        return "%d logged steps (%s), %s" % (len(steps), span, self.fmt)
+        return "%d steps with a loss (%s), %s" % (len(steps), span, self.fmt)
 
 
 # --------------------------------------------------------------------------- parsing a log
@@ -280,8 +281,14 @@ def load_results_json(path, obj=None):
         raise RunInputError("%s: 'loss_history' is empty (no step was logged)" % path)
     run = Run(path)
     run.files.append(path)
-    run.fmt = "results JSON loss_history"
-    _set_loss(run, history, path)
+    every_step = _pairs(obj, "loss_every_step", path)
+    if every_step:
+        # the recorder keeps every step's loss, not only the logged ones: judge on all of them
+        run.fmt = "results JSON loss_every_step (every step run; %d of them logged)" % len(history)
+        _set_loss(run, every_step, path)
+    else:
+        run.fmt = "results JSON loss_history (logged steps only)"
+        _set_loss(run, history, path)
     _apply_json_context(run, obj)
     times = _pairs(obj, "step_time_ms", path)
     if times:
@@ -431,6 +438,9 @@ def _load_log(path, loss_key):
     elif beside is not None:
         _apply_json_context(run, beside[1])
         run.files.append(beside[0])
+        if beside[1].get("loss_every_step"):
+            run.notes.append("%s holds every step's loss, the log only the logged steps: pass it (or the "
+                             "folder) for a verdict on every step" % os.path.basename(beside[0]))
     return run
 
 

@@ -10,7 +10,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from Bert_base import export_checkpoint, modeling
-from Bert_base.convert_hf_checkpoint import convert, google_name, minilm_model_dir
+from Bert_base.convert_hf_checkpoint import bert_config_from_hf, convert, google_name, minilm_model_dir
 from bert_reference import hf_bert_forward, mean_pool_normalize
 from common import checkpoint_utils, optimization, tokenization, transformer
 
@@ -26,8 +26,8 @@ def minilm(tmp_path_factory):
     load_file = pytest.importorskip("safetensors.numpy").load_file  # no Python 3.7 wheel
     out_tanh = str(tmp_path_factory.mktemp("minilm_gelu"))
     out_exact = str(tmp_path_factory.mktemp("minilm_exact"))
-    shapes = convert(source, out_tanh)
-    convert(source, out_exact, exact_gelu=True)
+    shapes = convert(source, out_tanh, exact_gelu=False)
+    convert(source, out_exact)  # the default: the source's own erf GELU
     with open(os.path.join(source, "config.json")) as f:
         hf_config = json.load(f)
     return {"source": source, "tanh": out_tanh, "exact": out_exact, "shapes": shapes,
@@ -81,12 +81,29 @@ def test_reproduces_the_package_embeddings(minilm):
     exact = mean_pool_normalize(tf_sequence_output(minilm["exact"], ids, mask, types), mask)
     np.testing.assert_allclose(exact, reference, atol=2e-5)
     # The original's tanh gelu (what bert_config.json "gelu" means) stays within 1e-3.
-    approx = mean_pool_normalize(tf_sequence_output(minilm["tanh"], ids, mask, types), mask)
-    assert np.abs(approx - reference).max() < 2e-3
+    exact_seq = tf_sequence_output(minilm["exact"], ids, mask, types)
+    approx_seq = tf_sequence_output(minilm["tanh"], ids, mask, types)
+    # the converter's docstring states the tanh approximation's cost: 3.0e-3 on token outputs
+    token_diff = np.abs(approx_seq - exact_seq)[mask.astype(bool)].max()
+    assert 1e-3 < token_diff < 4e-3, token_diff
+    approx = mean_pool_normalize(approx_seq, mask)
+    assert 1e-4 < np.abs(approx - reference).max() < 5e-4
     assert (np.sum(approx * reference, axis=1) > 0.9999).all()
     # And they are sentence embeddings: the paraphrase is closer than the unrelated sentence.
     similarity = reference @ reference.T
     assert similarity[0, 1] > 0.5 > similarity[0, 2]
+
+
+def test_default_conversion_keeps_the_source_activation():
+    """Hugging Face "gelu" (erf) becomes "gelu_exact", which our model reads as the erf GELU."""
+    hf = {"model_type": "bert", "vocab_size": 10, "hidden_size": 4, "num_hidden_layers": 1,
+          "num_attention_heads": 1, "intermediate_size": 8, "hidden_act": "gelu",
+          "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+          "max_position_embeddings": 16, "type_vocab_size": 2, "initializer_range": 0.02}
+    assert bert_config_from_hf(hf)["hidden_act"] == "gelu_exact"
+    assert transformer.get_activation("gelu_exact") is transformer.gelu_exact
+    assert bert_config_from_hf(hf, exact_gelu=False)["hidden_act"] == "gelu"
+    assert bert_config_from_hf(dict(hf, hidden_act="gelu_new"))["hidden_act"] == "gelu"  # tanh already
 
 
 def test_shape_mismatch_fails_clearly(minilm):
@@ -143,3 +160,22 @@ def test_export_keeps_only_model_variables(tmp_path):
                                        "bert_model.ckpt.index", "vocab.txt"]
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         export_checkpoint.export(str(tmp_path), str(tmp_path / "x"))
+    # Hugging Face's load_tf_weights_in_bert (its rules restated: no torch here) skips names with an
+    # adam_m/adam_v/AdamWeightDecayOptimizer(_1)/global_step part and maps the rest into the model,
+    # whose top-level modules are bert and cls: the raw checkpoint's loss_scale/* cannot be mapped,
+    # the export holds none (the classifier head's top-level output_* are google-research/bert's own
+    # run_classifier names, outside that loader's mapping either way)
+    head = {"output_weights", "output_bias"}
+    raw = {name for name, _ in tf.train.list_variables(train_dir)}
+    assert {n.split("/")[0] for n in hf_unmappable(raw)} == {"loss_scale"} | head
+    assert hf_unmappable(exported) == head
+    note = export_checkpoint.exported_note(len(exported), out, train_dir)
+    assert out in note and "load_tf_weights_in_bert" in note and "loss_scale/*" in note
+
+
+HF_SKIPPED_PARTS = {"adam_v", "adam_m", "AdamWeightDecayOptimizer", "AdamWeightDecayOptimizer_1", "global_step"}
+
+
+def hf_unmappable(names):
+    kept = [n for n in names if not HF_SKIPPED_PARTS & set(n.split("/"))]
+    return {n for n in kept if n.split("/")[0] not in ("bert", "cls")}

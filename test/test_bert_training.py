@@ -67,6 +67,7 @@ def test_pretraining_on_embedded_corpus_lowers_mlm_loss(tmp_path, config_file, p
     assert set(exported) == {n for n in trained if n.startswith(("bert/", "cls/")) and
                              not n.endswith(("/adam_m", "/adam_v"))} | {"global_step"}
     assert {"bert_config.json", "vocab.txt"} <= set(os.listdir(os.path.join(out, "export")))
+    assert "to %s/export: load this folder in other tools" % out in proc.stdout  # not the raw checkpoint
     with open(os.path.join(out, "results.json")) as f:
         results = json.load(f)
     losses = [loss for _, loss in results["loss_every_step"]]

@@ -183,7 +183,7 @@ def test_output_folder_prefers_results_json_and_ignores_case_log(tmp_path):
     assert list(load_run(str(tmp_path / "Bert_base" / "test" / "output")).loss.values()) == [9.0, 8.0]
     results_json(out / "results_perf.json", [(0, 2.0), (1, 1.0)])
     run = load_run(str(out))
-    assert list(run.loss.values()) == [2.0, 1.0] and run.fmt == "results JSON loss_history"
+    assert list(run.loss.values()) == [2.0, 1.0] and run.fmt.startswith("results JSON loss_history")
 
 
 def test_previous_run_kept_by_delivery_is_read_by_content(tmp_path):
@@ -208,7 +208,7 @@ def test_table_values_and_missing_steps(tmp_path, capsys):
     test = write(tmp_path / "b" / "train_0.log", "step = 0, loss = 2.2\nstep = 100, loss = 1.5\n"
                                                  "step = 200, loss = 0.9\nstep = 400, loss = 0.7\n")
     rc, out, err = run_cli(["--base", base, "--test", test, "--base_label=GPU", "--test_label=NPU",
-                            "--steps=0,100,200,300,400,500", "--window=1"], capsys)
+                            "--steps=0,100,200,300,400,500", "--window=1", "--min_points=1"], capsys)
     rows = table_rows(out)
     assert "| step | GPU loss | NPU loss | abs diff (NPU-GPU) | rel diff | smoothed rel diff |" in out
     assert rows[0] == ["2.000000", "2.200000", "+0.200000", "+10.00%", "+10.00%"]
@@ -253,7 +253,7 @@ def test_timing_from_examples_per_sec_needs_batch_size(tmp_path, capsys):
     b = write(tmp_path / "b" / "train_0.log", lines.replace("64.0", "32.0"))
     rc, out, _ = run_cli(["--base", a, "--test", b], capsys)
     assert "n/a (throughput is logged as examples/sec; ms/step needs the batch size (--batch_size))" in out
-    rc, out, _ = run_cli(["--base", a, "--test", b, "--batch_size=32"], capsys)
+    rc, out, _ = run_cli(["--base", a, "--test", b, "--batch_size=32", "--min_points=6"], capsys)
     assert "test/base=1000.000/500.000" in out and rc == 0
 
 
@@ -295,7 +295,7 @@ def test_verdict_fails_on_nan_and_on_no_common_steps(tmp_path, capsys):
     assert rc == 1 and "non-finite loss at 1 common step(s), first at step 15" in out
     c = results_json(tmp_path / "c.json", [(s, 1.0) for s in range(100, 120)])
     rc, out, _ = run_cli(["--base", a, "--test", c], capsys)
-    assert rc == 1 and "no step is logged in both runs" in out
+    assert rc == compare.EXIT_NO_VERDICT == 3 and "NO VERDICT: no step is in both runs" in out
 
 
 def test_atol_covers_losses_near_zero(tmp_path, capsys):
@@ -303,6 +303,77 @@ def test_atol_covers_losses_near_zero(tmp_path, capsys):
     b = results_json(tmp_path / "b.json", [(s, 3e-4) for s in range(20)])
     assert run_cli(["--base", a, "--test", b], capsys)[0] == 1
     assert run_cli(["--base", a, "--test", b, "--atol=1e-3"], capsys)[0] == 0
+
+
+# ------------------------------------------------------------------ judged on what was really run
+
+def _perf_results(path, losses, log_every=100):
+    """A results JSON as a default perf run writes it: every step's loss, steps 0/100/.../last logged."""
+    logged = [(s, l) for s, l in losses if s % log_every == 0 or s == losses[-1][0]]
+    return results_json(path, logged, log_every=log_every, loss_every_step=[[s, l] for s, l in losses])
+
+
+def test_verdict_uses_every_steps_loss_of_a_results_json(tmp_path, capsys):
+    # identical at the logged steps 0/100/199, 8% apart over the last 50 steps in between
+    base_curve = [(s, 2.0 - 0.005 * s) for s in range(200)]
+    test_curve = [(s, l * (1.08 if s >= 150 and s % 100 and s != 199 else 1.0)) for s, l in base_curve]
+    base = _perf_results(tmp_path / "a" / "results_perf.json", base_curve)
+    test = _perf_results(tmp_path / "b" / "results_perf.json", test_curve)
+    rc, out, _ = run_cli(["--base", base, "--test", test], capsys)
+    assert rc == 1, out
+    assert "FAIL: smoothed loss differs by more than rtol 5.00% at" in out and "of 200 common steps" in out
+    assert "200 steps with a loss (steps 0..199), results JSON loss_every_step" in out
+    # --every picks from every step, not from the three logged ones
+    rc, out, _ = run_cli(["--base", base, "--test", base, "--every=20"], capsys)
+    assert sorted(table_rows(out)) == list(range(0, 200, 20)) + [199]
+    assert rc == 0 and "within rtol 5.00% over 200 common steps" in out
+
+
+def test_log_beside_every_step_json_says_so_and_every_notes_unrecorded_steps(tmp_path, capsys):
+    curve = [(s, 2.0 - 0.001 * s) for s in range(300)]
+    _perf_results(tmp_path / "a" / "results_perf.json", curve)
+    log = write(tmp_path / "a" / "train_0.log", "".join("step = %d, loss = %r\n" % (s, l)
+                                                        for s, l in curve if s % 100 == 0 or s == 299))
+    rc, out, _ = run_cli(["--base", log, "--test", log, "--every=20"], capsys)
+    assert sorted(table_rows(out)) == [0, 100, 200, 299]
+    assert "results_perf.json holds every step's loss" in out
+    assert "--every=20 asks for 12 step(s) that neither run recorded" in out
+
+
+def test_too_few_common_steps_give_no_verdict(tmp_path, capsys):
+    a = results_json(tmp_path / "a.json", [(0, 2.0), (100, 1.5), (199, 1.0)])
+    rc, out, err = run_cli(["--base", a, "--test", a], capsys)
+    assert rc == compare.EXIT_NO_VERDICT == 3 and err == ""
+    verdict = out.split("### Verdict")[1].strip()
+    assert verdict.startswith("NO VERDICT: only 3 common step(s), fewer than the 10 a verdict needs "
+                              "(--min_points)"), verdict
+    assert "PASS" not in out and "FAIL" not in out
+    rc, out, _ = run_cli(["--base", a, "--test", a, "--min_points=3"], capsys)
+    assert rc == 0 and "PASS: max smoothed relative difference 0.00% at step 199, within rtol 5.00% over 3 " \
+                       "common steps" in out
+    # a NaN is a failure however few the steps
+    b = results_json(tmp_path / "b.json", [(0, 2.0), (100, float("nan")), (199, 1.0)])
+    rc, out, _ = run_cli(["--base", a, "--test", b], capsys)
+    assert rc == 1 and "FAIL: non-finite loss at 1 common step(s)" in out
+
+
+def test_plot_panels_draw_the_same_smoothed_steps(tmp_path, capsys, monkeypatch):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.figure
+    import matplotlib.pyplot as plt
+    figures = []
+    # keep the figure compare.plot closes (older matplotlib also calls close("all") on its own)
+    monkeypatch.setattr(plt, "close", lambda fig=None: figures.append(fig)
+                        if isinstance(fig, matplotlib.figure.Figure) else None)
+    a = results_json(tmp_path / "a.json", [(s, 2.0 / (1 + s)) for s in range(60)])
+    b = results_json(tmp_path / "b.json", [(s, 2.1 / (1 + s)) for s in range(60)])
+    run_cli(["--base", a, "--test", b, "--plot", tmp_path / "p.png", "--window=10"], capsys)
+    top, bottom = figures[0].axes
+    smoothed_x = [list(line.get_xdata()) for ax in (top, bottom) for line in ax.get_lines()
+                  if "mean" in str(line.get_label())]
+    assert len(smoothed_x) == 3  # base and test on top, their relative difference below
+    assert smoothed_x[0] == smoothed_x[1] == smoothed_x[2] == list(range(9, 60)), smoothed_x
 
 
 # ------------------------------------------------------------------ bad input: one clear line, exit 2
@@ -366,7 +437,7 @@ def test_plot_is_written_and_non_empty(tmp_path, capsys):
 
 
 def test_module_entry_point_without_tensorflow(tmp_path):
-    a = results_json(tmp_path / "a.json", [(s, 1.0) for s in range(5)])
+    a = results_json(tmp_path / "a.json", [(s, 1.0) for s in range(compare.DEFAULT_MIN_POINTS)])
     code = ("import sys; from common import compare; rc = compare.main(sys.argv[1:]); "
             "assert 'tensorflow' not in sys.modules, 'compare imported TensorFlow'; sys.exit(rc)")
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)

@@ -200,3 +200,19 @@ def test_cli_writes_readable_records_and_fails_clearly(corpus, tmp_path):
                         "--output_file=%s" % out, "--vocab_file=%s" % corpus["vocab_file"])
     assert bad_input.returncode == 1
     assert "error: input_file: nothing matches" in bad_input.stderr.strip().splitlines()[-1]
+
+
+def test_text_lines_end_at_newline_only_as_the_original(tmp_path):
+    """A bare "\\r" inside a line keeps the line (one sentence; the tokenizer sees it as a space);
+    CRLF files read like LF files."""
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("".join(t + "\n" for t in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+                                                  "one", "two", "three", "four"]), encoding="utf-8")
+    tokenizer = FullTokenizer(str(vocab))
+    lf = tmp_path / "lf.txt"
+    lf.write_bytes(b"one\rtwo\nthree\n\nfour\n")
+    crlf = tmp_path / "crlf.txt"
+    crlf.write_bytes(b"one\rtwo\r\nthree\r\n\r\nfour\r\n")
+    expected = [[["one", "two"], ["three"]], [["four"]]]
+    assert pretraining_data.read_documents([str(lf)], tokenizer) == expected
+    assert pretraining_data.read_documents([str(crlf)], tokenizer) == expected

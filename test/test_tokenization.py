@@ -138,3 +138,26 @@ def test_uncased_bert_vocabulary_if_installed():
     assert tok.convert_tokens_to_ids(tokens) == [101, 7592, 1010, 2026, 3899, 2003, 10140, 102]
     assert tok.tokenize("unaffable") == ["una", "##ffa", "##ble"]
     assert tok.tokenize(u"Héllo 北京!") == ["hello", u"北", u"京", "!"]
+
+
+def _google_vocab_lines(data):
+    """The original's reader, restated: lines end at "\\n" only, each stripped of whitespace."""
+    text = data.decode("utf-8", "ignore")
+    lines = text.split("\n")
+    return [line.strip() for line in (lines[:-1] if text.endswith("\n") else lines)]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_vocab_lines_end_at_newline_only_as_the_original(tmp_path, newline):
+    # a token with a bare "\r" inside (seen in real vocabularies cut from web text) is one line
+    tokens = ["[PAD]", "[UNK]", "a\rb", "c", "  d  ", "", "e"]
+    data = newline.join(tokens + [""]).encode("utf-8")
+    path = tmp_path / "vocab.txt"
+    path.write_bytes(data)
+    vocab = wordpiece.load_vocab(str(path))
+    expected = {}
+    for index, token in enumerate(_google_vocab_lines(data)):
+        expected[token] = index
+    assert dict(vocab) == expected
+    assert vocab["a\rb"] == 2 and vocab["c"] == 3 and vocab["d"] == 4 and vocab["e"] == 6
+    assert len(vocab) == 7  # every later id where the original puts it

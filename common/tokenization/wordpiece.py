@@ -70,7 +70,9 @@ def load_vocab(vocab_file):
     if not vocab_file or not os.path.isfile(vocab_file):
         raise FileNotFoundError("vocab_file not found: %s" % (vocab_file,))
     vocab = collections.OrderedDict()
-    with io.open(vocab_file, "r", encoding="utf-8", errors="ignore") as reader:
+    # lines end at "\n" only, as the original's tf.gfile readline: a bare "\r" inside a line stays in
+    # its token (universal newlines would split it and shift every later id); "\r\n" is stripped
+    with io.open(vocab_file, "r", encoding="utf-8", errors="ignore", newline="\n") as reader:
         for index, line in enumerate(reader):
             token = line.strip()
             vocab[token] = index
