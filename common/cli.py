@@ -93,4 +93,11 @@ def run_entry_point(run, input_flag=None, user_errors=()):
             print("error: %s" % error_line(exc, input_flag), file=sys.stderr, flush=True)
             return 1
         return 0
-    app.run(main)
+    try:
+        app.run(main)
+    except SystemExit as exc:
+        # absl ends --help with exit 1; asking for help is no error.
+        if exc.code == 1 and any(a in ("--help", "-h", "--helpshort", "--helpfull", "-?")
+                                 for a in sys.argv[1:]):
+            sys.exit(0)
+        raise
