@@ -26,6 +26,8 @@ from common.atomic_io import write_text
 from common.results import RunRecorder
 
 common_flags.define_common_flags()
+# The delivery's name of the loss-scale flag (-1 off, 0 dynamic, >= 1 static).
+flags.DEFINE_alias("npu_bert_loss_scale", "loss_scale")
 
 flags.DEFINE_string("data_dir", None, "Folder with the task's .tsv files.")
 flags.DEFINE_string("bert_config_file", None, "bert_config.json of the pre-trained model.")
@@ -148,9 +150,6 @@ def run():
     if notice:
         print(notice, flush=True)
         task += " (embedded demo)"
-    if not FLAGS.init_checkpoint and FLAGS.do_train:
-        print("note: no --init_checkpoint: fine-tuning starts from randomly initialised weights",
-              flush=True)
     recorder = RunRecorder(network=NETWORK, task=task,
                            batch_size=FLAGS.train_batch_size, unit="sentences/sec",
                            runtime=runtime, skip_steps=FLAGS.timing_skip_steps)
@@ -166,6 +165,8 @@ def run():
         num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
         npu_runconfig.check_loop_alignment(num_train_steps, FLAGS.iterations_per_loop,
                                            "num_train_steps")
+        print(checkpoint_utils.training_start_line(FLAGS.output_dir, num_train_steps,
+                                                   FLAGS.init_checkpoint), flush=True)
 
     model_fn = model_fn_builder(bert_config, len(label_list), FLAGS.init_checkpoint,
                                 FLAGS.learning_rate, num_train_steps, num_warmup_steps,

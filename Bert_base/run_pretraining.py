@@ -26,6 +26,8 @@ from common.atomic_io import write_text
 from common.results import RunRecorder
 
 common_flags.define_common_flags()
+# The delivery's name of the loss-scale flag (-1 off, 0 dynamic, >= 1 static).
+flags.DEFINE_alias("npu_bert_loss_scale", "loss_scale")
 
 flags.DEFINE_string("bert_config_file", None, "bert_config.json of the model to train.")
 flags.DEFINE_string("input_file", None, "Input TFRecord file(s): comma-separated globs.")
@@ -40,7 +42,9 @@ flags.DEFINE_integer("train_batch_size", 32, "Training batch size.")
 flags.DEFINE_integer("eval_batch_size", 8, "Eval batch size.")
 flags.DEFINE_float("learning_rate", 5e-5, "Initial learning rate.")
 flags.DEFINE_integer("num_train_steps", 100000, "Training steps.")
-flags.DEFINE_integer("num_warmup_steps", 10000, "Linear warmup steps.")
+flags.DEFINE_integer("num_warmup_steps", 10000, "Linear warmup steps (unless --warmup_proportion).")
+flags.DEFINE_float("warmup_proportion", None, "Fraction of --num_train_steps with linear warmup; "
+                   "overrides --num_warmup_steps (the delivery scripts pass it).")
 flags.DEFINE_integer("max_eval_steps", 100, "At most this many eval batches (each example once).")
 flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "AdamWeightDecay (BERT) or LAMB.")
 flags.DEFINE_bool("use_one_hot_embeddings", False, "One-hot matmul embedding lookup.")
@@ -158,6 +162,11 @@ def check_flags():
         FLAGS.init_checkpoint = checkpoint_utils.resolve_checkpoint(FLAGS.init_checkpoint)
     if FLAGS.vocab_file and not os.path.isfile(FLAGS.vocab_file):
         raise FileNotFoundError("--vocab_file=%s not found" % FLAGS.vocab_file)
+    if FLAGS.warmup_proportion is not None:
+        if not 0 <= FLAGS.warmup_proportion <= 1:
+            raise npu_runconfig.UsageError("--warmup_proportion must be in [0, 1], got %g"
+                                           % FLAGS.warmup_proportion)
+        FLAGS.num_warmup_steps = int(FLAGS.num_train_steps * FLAGS.warmup_proportion)
     if FLAGS.num_warmup_steps > FLAGS.num_train_steps:
         raise npu_runconfig.UsageError("--num_warmup_steps=%d > --num_train_steps=%d"
                                        % (FLAGS.num_warmup_steps, FLAGS.num_train_steps))
@@ -193,6 +202,8 @@ def run():
     if FLAGS.do_train:
         npu_runconfig.check_loop_alignment(FLAGS.num_train_steps, FLAGS.iterations_per_loop,
                                            "num_train_steps")
+        print(checkpoint_utils.training_start_line(FLAGS.output_dir, FLAGS.num_train_steps,
+                                                   FLAGS.init_checkpoint), flush=True)
         tf.logging.info("***** Running training: batch size %d, %d steps *****",
                         FLAGS.train_batch_size, FLAGS.num_train_steps)
         train_input_fn = pretraining_data.input_fn_builder(

@@ -21,10 +21,10 @@ All variables live under the `fp32_vars/` scope like the reference, so its defau
 `restore_exclude=['fp32_vars/dense']` keeps meaning "everything but the classifier".
 
 The grouped 3x3 convolution has two kernels with identical variables and numbers:
-  * "grouped": one `tf.nn.conv2d` whose filter has in_channels = C / groups (TF >= 2.x on CPU/GPU,
-    and the NPU); TF 1.15 on CPU cannot run it.
+  * "grouped": one `tf.nn.conv2d` whose filter has in_channels = C / groups (the NPU, a GPU, a CPU
+    whose oneDNN kernels are on, all on TF 2.x); the plain CPU kernel and TF 1.15 cannot run it.
   * "split": split input and filter into `groups` pieces, convolve each, concatenate.
-`resolve_group_conv_impl("auto")` decides from the TensorFlow version, at graph-build time.
+`choose_group_conv("auto", device)` decides from what runs there, at graph-build time.
 """
 
 import json
@@ -32,6 +32,8 @@ import os
 
 import numpy as np
 import tensorflow.compat.v1 as tf
+
+from common import cpu_features
 
 BATCH_NORM_DECAY = 0.9
 BATCH_NORM_EPSILON = 1e-4
@@ -90,21 +92,33 @@ class ResNextConfig(object):
                 "stem_filters": self.stem_filters}
 
 
-def grouped_conv_supported():
-    """True when this TensorFlow's `tf.nn.conv2d` runs grouped filters (filter in_channels <
-    input channels) on CPU and GPU: TensorFlow 2.x. Stock TF 1.15's CPU kernel does not, and it
-    fails by corrupting memory and aborting the process (seen here with tensorflow 1.15.5), so this
-    is decided from the version, never by trying. On Ascend, `--group_conv=grouped` forces it."""
-    return int(tf.VERSION.split(".")[0]) >= 2
+def choose_group_conv(impl="auto", device="cpu"):
+    """(kernel, reason): which grouped-conv kernel to build and why, decided from what runs.
 
-
-def resolve_group_conv_impl(impl="auto"):
-    """'auto' -> 'grouped' where supported, else 'split'; other values are checked and returned."""
+    'auto' -> 'grouped' where the device's kernels run a grouped `tf.nn.conv2d` forward and
+    backward: the NPU, a GPU on TF 2.x, a CPU on TF 2.x whose oneDNN kernels are on. Elsewhere
+    'split': TensorFlow's plain (Eigen) CPU kernel has no grouped gradient and no fused grouped
+    forward pass, and stock TF 1.15's CPU kernel corrupts memory on it (so this never probes).
+    """
     if impl not in GROUP_CONV_IMPLS:
         raise ValueError("--group_conv must be one of %s, got %r" % ("|".join(GROUP_CONV_IMPLS), impl))
-    if impl == "auto":
-        return "grouped" if grouped_conv_supported() else "split"
-    return impl
+    if impl != "auto":
+        return impl, "--group_conv=%s" % impl
+    if device == "npu":
+        return "grouped", "npu: compiled as one grouped Conv2D, as the delivery does"
+    if int(tf.VERSION.split(".")[0]) < 2:
+        return "split", "TensorFlow %s has no grouped conv2d kernel on %s" % (tf.VERSION, device)
+    if device == "gpu":
+        return "grouped", "gpu: cuDNN runs grouped convolutions"
+    if cpu_features.onednn_enabled():
+        return "grouped", "cpu: oneDNN's kernels run grouped convolutions and their gradients"
+    return "split", ("cpu: oneDNN is off in this TensorFlow on this CPU, and the plain CPU kernel "
+                     "has no grouped conv gradient")
+
+
+def resolve_group_conv_impl(impl="auto", device="cpu"):
+    """The kernel `choose_group_conv` picks, without the reason."""
+    return choose_group_conv(impl, device)[0]
 
 
 def grouped_conv2d(inputs, kernel, stride, groups, impl):

@@ -174,6 +174,9 @@ def preprocess_for_eval(image_bytes, image_size, resize_size=None, height=None, 
     return image
 
 
+PAD_LABEL = -1   # label of the blank images that fill the last evaluation batch
+
+
 def check_label(label, label_offset, num_classes):
     """Stored label -> 0-based int32 label, failing clearly when outside [0, num_classes)."""
     label = label - label_offset
@@ -188,15 +191,17 @@ def build_dataset(files, is_training, batch_size, image_size, num_classes, label
                   rank_size=1, rank_id=0, random_flip=True, shuffle_buffer=10000,
                   num_parallel_calls=None, repeat=None, drop_remainder=None, seed=None,
                   min_crop_area=AREA_RANGE[0]):
-    """tf.data pipeline yielding (images [B, S, S, 3] float32, labels [B] int32).
+    """tf.data pipeline yielding (images [B, S, S, 3] float32, labels [B] int32), B static.
 
     Sharding: by file when there are at least rank_size files, else by record.
-    repeat/drop_remainder default to is_training. num_parallel_calls defaults to AUTOTUNE.
+    repeat defaults to is_training. Batches always have the static size B (the NPU compiles one
+    shape): training drops the remainder; evaluation (drop_remainder left None) pads the last batch
+    with blank images labelled PAD_LABEL (-1), which the metrics weigh 0 (`real_example_weights`).
+    drop_remainder=False keeps a short last batch instead. num_parallel_calls defaults to AUTOTUNE.
     """
     autotune = tf.data.experimental.AUTOTUNE
     parallel = num_parallel_calls or autotune
     repeat = is_training if repeat is None else repeat
-    drop_remainder = is_training if drop_remainder is None else drop_remainder
     shard_files = len(files) >= rank_size
     dataset = tf.data.Dataset.from_tensor_slices(list(files))
     if rank_size > 1 and shard_files:
@@ -223,6 +228,17 @@ def build_dataset(files, is_training, batch_size, image_size, num_classes, label
         return image, check_label(label, label_offset, num_classes)
 
     dataset = dataset.map(parse_and_preprocess, num_parallel_calls=parallel)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if drop_remainder is None and not is_training and not repeat:
+        # batch_size - 1 blanks after the data: the last real batch is filled, the rest dropped.
+        blanks = tf.data.Dataset.from_tensors(
+            (tf.zeros([image_size, image_size, 3], tf.float32), tf.constant(PAD_LABEL, tf.int32)))
+        dataset = dataset.concatenate(blanks.repeat(batch_size - 1))
+        drop_remainder = True
+    dataset = dataset.batch(batch_size, drop_remainder=bool(drop_remainder or is_training))
     return dataset.prefetch(autotune)
+
+
+def real_example_weights(labels):
+    """1.0 for real examples, 0.0 for the padding of the last evaluation batch."""
+    return tf.cast(tf.not_equal(labels, PAD_LABEL), tf.float32)
 

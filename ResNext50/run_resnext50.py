@@ -34,7 +34,7 @@ from ResNext50 import build_imagenet_data, modeling, preprocessing  # noqa: E402
 IMAGENET_TRAIN_IMAGES = 1281167
 IMAGENET_EVAL_IMAGES = 50000
 
-common_flags.define_common_flags(loss_scale_default="1024", iterations_per_loop_default=1000)
+common_flags.define_common_flags(fp16_loss_scale="1024")
 
 # The delivery's flags, original names.
 flags.DEFINE_integer("rank_size", None, "Devices taking part (default: $RANK_SIZE, else 1).")
@@ -89,8 +89,7 @@ flags.DEFINE_string("task_name", "ImageNet", "Data set name for the results JSON
 FLAGS = flags.FLAGS
 
 
-class UsageError(ValueError):
-    """A bad flag value; reported as one line."""
+UsageError = npu_runconfig.UsageError
 
 
 def step_line_format(global_batch, num_train_images):
@@ -139,40 +138,37 @@ def model_fn_builder(recorder, config, num_classes, global_batch, num_train_imag
                 "classes": tf.argmax(logits, axis=1, output_type=tf.int32),
                 "probabilities": tf.nn.softmax(logits)})
 
+        weights = preprocessing.real_example_weights(labels)   # 0 on eval padding
+        labels = tf.maximum(labels, 0)
         one_hot = tf.one_hot(labels, num_classes)
-        cross_entropy = tf.losses.softmax_cross_entropy(one_hot, logits,
+        cross_entropy = tf.losses.softmax_cross_entropy(one_hot, logits, weights=weights,
                                                         label_smoothing=FLAGS.label_smoothing)
         decayed = [v for v in tf.trainable_variables() if modeling.is_weight_decay_variable(v)]
         l2 = tf.add_n([tf.nn.l2_loss(v) for v in decayed])
         total_loss = tf.identity(cross_entropy + FLAGS.weight_decay * l2, name="total_loss")
 
         if training:
-            global_step = tf.train.get_or_create_global_step()
-            if FLAGS.lr_decay_mode == "cosine":
-                lr = optimization.warmup_cosine_decay(FLAGS.learning_rate_maximum, global_step,
-                                                      total_steps, warmup_steps,
-                                                      FLAGS.learning_rate_end)
-            else:
-                lr = optimization.warmup_polynomial_decay(FLAGS.learning_rate_maximum, global_step,
-                                                          total_steps, warmup_steps,
-                                                          FLAGS.learning_rate_end, power=1.0)
-            optimizer = tf.train.MomentumOptimizer(lr, momentum=FLAGS.momentum,
-                                                   use_nesterov=FLAGS.use_nesterov)
-            train_op, tensors = optimization.create_train_op(
-                total_loss, optimizer, global_step, clip_norm=None, loss_scale=FLAGS.loss_scale)
+            # Weight decay is in the loss (l2 above), as the original; no clipping.
+            train_op, tensors = optimization.create_optimizer(
+                total_loss, FLAGS.learning_rate_maximum, total_steps, warmup_steps,
+                optimizer="momentum", momentum=FLAGS.momentum, use_nesterov=FLAGS.use_nesterov,
+                clip_norm=None, loss_scale=FLAGS.loss_scale, end_lr=FLAGS.learning_rate_end,
+                schedule="cosine" if FLAGS.lr_decay_mode == "cosine" else "polynomial")
             train_op = tf.group(train_op, *tf.get_collection(modeling.UPDATE_OPS))
-            tensors.update(lr=lr, total_loss=total_loss)
+            tensors.update(total_loss=total_loss)
             hook = recorder.hook(cross_entropy, tensors,
                                  line_format=step_line_format(global_batch, num_train_images))
             return NPUEstimatorSpec(mode, loss=total_loss, train_op=train_op, training_hooks=[hook])
 
         predictions = tf.argmax(logits, axis=1, output_type=tf.int32)
         top_k = min(5, num_classes)
+        real = tf.reduce_sum(weights)
         metrics = {
-            "top1": tf.metrics.accuracy(labels, predictions),
-            "top5": tf.metrics.mean(tf.cast(tf.nn.in_top_k(logits, labels, top_k), tf.float32)),
-            "cross_entropy": tf.metrics.mean(cross_entropy,   # weighted: the last batch is short
-                                             weights=tf.cast(tf.shape(labels)[0], tf.float32)),
+            "top1": tf.metrics.accuracy(labels, predictions, weights=weights),
+            "top5": tf.metrics.mean(tf.cast(tf.nn.in_top_k(logits, labels, top_k), tf.float32),
+                                    weights=weights),
+            # mean over real images: the batch mean weighted by its number of real images
+            "cross_entropy": tf.metrics.mean(cross_entropy, weights=real),
         }
         return NPUEstimatorSpec(mode, loss=total_loss, eval_metric_ops=metrics)
 
@@ -251,10 +247,9 @@ def run():
     data_dir = preprocessing.strip_file_scheme(FLAGS.data_url)
     config = modeling.ResNextConfig.from_json_file(FLAGS.model_config)
     runtime = npu_runconfig.resolve(FLAGS)
-    if FLAGS.group_conv == "auto" and runtime.device == "npu":
-        group_conv_impl = "grouped"   # the NPU compiles grouped Conv2D (the delivery relies on it)
-    else:
-        group_conv_impl = modeling.resolve_group_conv_impl(FLAGS.group_conv)
+    group_conv_impl, group_conv_reason = modeling.choose_group_conv(FLAGS.group_conv,
+                                                                    runtime.device)
+    print("group conv: %s (%s)" % (group_conv_impl, group_conv_reason), flush=True)
     global_batch = FLAGS.batch_size * runtime.rank_size
     num_train, num_eval, info = data_sizes(data_dir)
     steps_per_epoch = max(1, num_train // global_batch)
@@ -298,6 +293,9 @@ def run():
     estimator = npu_runconfig.build_estimator(model_fn, runtime.run_config(model_dir))
     table = EvalTable(global_batch, num_train)
     result = None
+    if FLAGS.mode != "evaluate":
+        print(checkpoint_utils.training_start_line(model_dir, max_steps, FLAGS.restore_path),
+              flush=True)
 
     if FLAGS.mode == "train":
         with recorder.timed("train"):

@@ -6,6 +6,9 @@
   check: a variable whose shape differs from the checkpoint's raises one clear ValueError.
 * `init_from_checkpoint(ckpt, tvars)`: the above + `tf.train.init_from_checkpoint`, logging which
   variables were loaded and which start from their initializer.
+* `training_start_line(output_dir, max_steps, init_checkpoint)`: "resuming from step 20 in OUT; 20
+  steps to go", "training N steps from CKPT" or "... from randomly initialised weights"; an
+  output_dir already at max_steps is a one-line error (nothing to train).
 * `export_clean_checkpoint(src, dst_prefix, keep)`: rewrites a training checkpoint with only the
   model variables (+ global_step): no optimizer slots, no loss-scale state, which third-party
   converters choke on. Files are written under a temporary name and renamed into place.
@@ -41,6 +44,35 @@ def resolve_checkpoint(path):
     if path.endswith(".index") and os.path.exists(path):
         return path[:-len(".index")]
     raise FileNotFoundError("checkpoint not found: %s (expected %s.index)" % (path, path))
+
+
+def checkpoint_step(path):
+    """The global step of a checkpoint prefix `.../model.ckpt-N`, or None."""
+    match = re.search(r"-(\d+)$", path or "")
+    return int(match.group(1)) if match else None
+
+
+def training_start_line(output_dir, max_steps, init_checkpoint=None):
+    """One line saying what training will do in `output_dir`; raises ValueError when there is
+    nothing to train (the checkpoint there is already at `max_steps`).
+
+    A checkpoint in output_dir is resumed (Estimator does so whatever else is asked, and an
+    --init_checkpoint is then not read); otherwise training starts from init_checkpoint or from
+    randomly initialised weights.
+    """
+    latest = tf.train.latest_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+    step = checkpoint_step(latest)
+    if latest and step is not None:
+        if step >= max_steps:
+            raise ValueError("already at step %d in %s (training to step %d): nothing to train; "
+                             "that run's checkpoints are there. Give a new --output_path or more "
+                             "--train_steps" % (step, output_dir, max_steps))
+        return ("resuming from step %d in %s; %d steps to go%s" % (
+            step, output_dir, max_steps - step,
+            " (--init_checkpoint is not read when resuming)" if init_checkpoint else ""))
+    if init_checkpoint:
+        return "training %d steps from %s" % (max_steps, init_checkpoint)
+    return "training %d steps from randomly initialised weights (no initial checkpoint)" % max_steps
 
 
 def _variable_name(var):

@@ -5,13 +5,46 @@ under the names of the original code (output_dir, train_batch_size, ...).
 """
 from absl import flags
 
-PRECISION_MODES = ("allow_mix_precision", "allow_fp32_to_fp16", "must_keep_origin_dtype",
-                   "force_fp32")
+import re
+
+# Ascend's values; off Ascend the first four run the platform's mixed precision, the last two fp32.
+PRECISION_MODES = ("allow_mix_precision", "allow_fp32_to_fp16", "force_fp16", "cube_fp16in_fp32out",
+                   "must_keep_origin_dtype", "force_fp32")
+_DUMP_STEP = re.compile(r"^\d+(-\d+)?(\|\d+(-\d+)?)*$")
+
+
+def parse_dump_steps(text):
+    """Ascend's dump-step syntax "0|5|10" with ranges "3-5" -> sorted step list; ValueError if bad."""
+    if not text:
+        return []
+    if not _DUMP_STEP.match(text):
+        raise ValueError("--data_dump_step must be steps like 0|5|10 or ranges like 3-5, got %r"
+                         % text)
+    steps = set()
+    for part in text.split("|"):
+        first, _, last = part.partition("-")
+        if last and int(last) < int(first):
+            raise ValueError("--data_dump_step range %r ends before it starts" % part)
+        steps.update(range(int(first), int(last or first) + 1))
+    return sorted(steps)
 DEVICES = ("auto", "npu", "gpu", "cpu")
 
 
-def define_common_flags(loss_scale_default="dynamic", iterations_per_loop_default=100):
-    """Define the shared flags (idempotent: a second call is a no-op)."""
+def _valid_dump_steps(text):
+    try:
+        parse_dump_steps(text)
+    except ValueError:
+        return False
+    return True
+
+
+def define_common_flags(fp16_loss_scale="dynamic", iterations_per_loop_default=100,
+                        loss_scale_default=None):
+    """Define the shared flags (idempotent: a second call is a no-op).
+
+    fp16_loss_scale: what --loss_scale=auto means when fp16 runs (BERT: dynamic, ResNeXt: 1024);
+    loss_scale_default is its older name."""
+    fp16_loss_scale = loss_scale_default or fp16_loss_scale
     if "precision_mode" in flags.FLAGS:
         return
     flags.DEFINE_enum("precision_mode", "allow_mix_precision", PRECISION_MODES,
@@ -24,9 +57,25 @@ def define_common_flags(loss_scale_default="dynamic", iterations_per_loop_defaul
     flags.DEFINE_enum("device", "auto", DEVICES, "Where to run: auto = npu if npu_bridge is "
                       "installed, else gpu if one is visible, else cpu.")
     flags.DEFINE_integer("seed", 12345, "Graph-level random seed (tf_random_seed).")
-    flags.DEFINE_string("loss_scale", loss_scale_default,
-                        "'dynamic' (2**32 initial, x2 after 1000 clean steps, x0.5 after 2 overflows), "
-                        "a number for a static scale, or 'off'.")
+    flags.DEFINE_string("loss_scale", "auto",
+                        "The originals' meaning: -1 = off, 0 = dynamic (2**32 initial, x2 after 1000 "
+                        "clean steps, x0.5 after 2 overflows), >= 1 = a static scale; the words "
+                        "off/dynamic too. auto: %s with fp16 (GPU, NPU), off with fp32 and bf16, where "
+                        "it does nothing." % fp16_loss_scale)
+    flags.DEFINE_string("fp16_loss_scale", fp16_loss_scale, "What --loss_scale=auto means with "
+                        "fp16 (the model's delivery value).")
+    flags.DEFINE_bool("over_dump", False, "Ascend: overflow detection dump (DumpConfig "
+                      "enable_dump_debug). Elsewhere: accepted and recorded.")
+    flags.DEFINE_bool("data_dump_flag", False, "Ascend: dump operator data of --data_dump_step "
+                      "(DumpConfig enable_dump). Elsewhere: accepted and recorded.")
+    flags.DEFINE_string("data_dump_step", "", "Steps to dump, Ascend syntax 0|5|10 or ranges 3-5.")
+    flags.DEFINE_bool("profiling", False, "Ascend: ProfilingConfig with training_trace. "
+                      "Elsewhere: a Chrome-trace timeline of a few steps under <output>/profiling "
+                      "and the split of step time into input wait and compute.")
+    flags.DEFINE_bool("autotune", False, "Ascend: operator auto-tuning (auto_tune_mode='RL,GA'). "
+                      "Elsewhere: no effect (said once).")
+    flags.register_validator("data_dump_step", _valid_dump_steps,
+                             message="--data_dump_step must be steps like 0|5|10 or ranges like 3-5")
     flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every N steps.", lower_bound=1)
     flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints to keep.", lower_bound=1)
     flags.DEFINE_bool("xla", False, "Turn on XLA JIT compilation (GPU).")

@@ -4,6 +4,7 @@ Default line (fields as available):
     step = 100, loss = 2.345678, lr = 1.000000e-04, loss_scale = 1024, examples/sec = 123.45
 Step numbers are the step being executed (0-based, as Estimator's own `loss = X, step = N`).
 """
+import os
 import time
 
 import tensorflow.compat.v1 as tf
@@ -33,20 +34,27 @@ def default_line(record):
 
 
 class StepLoggerHook(tf.train.SessionRunHook):
-    """Fetches the loss and extra scalars every step; prints a line every `every_n` steps.
+    """Fetches the loss and extra scalars every `session.run`; prints a line every `every_n` steps.
+
+    Steps are counted from `global_step`, never from `session.run` calls: on Ascend one
+    `session.run` executes a whole device loop of `iterations_per_loop` steps, and `global_step`
+    advances by that many. A run that executed steps [first, last] reports its fetched values (those
+    of the loop's last step) as step `last`, and its wall time split evenly over the loop's steps.
 
     Args:
       loss: scalar loss tensor.
       tensors: dict name -> scalar tensor (lr, loss_scale, overflow, ...), printed when present.
       batch_size: examples per step on this device (for examples/sec).
-      every_n: print cadence (iterations_per_loop); the last step is always printed.
-      on_step: callback(step, loss, step_seconds) for every step (the RunRecorder).
+      every_n: print cadence in steps (iterations_per_loop); the last step is always printed.
+      on_step: callback(first_step, last_step, loss, seconds, overflow) for every session.run.
       on_log: callback(record) for every printed step.
       line_format: callable(record) -> str; default `default_line`.
+      tracer: a common.profiling.StepTracer (--profiling off Ascend) or None.
     """
 
     def __init__(self, loss, tensors=None, batch_size=1, every_n=1, on_step=None, on_log=None,
-                 line_format=None):
+                 line_format=None, tracer=None):
+        self._tracer = tracer   # common.profiling.StepTracer under --profiling, else None
         self._fetches = {"loss": loss}
         self._fetches.update({k: v for k, v in (tensors or {}).items() if v is not None})
         self._batch_size = batch_size
@@ -64,25 +72,35 @@ class StepLoggerHook(tf.train.SessionRunHook):
         del coord
         self._next_step = int(session.run(self._global_step))
         self._last_logged = None
+        self._pending = None
         self._window_start = time.time()
         self._window_steps = 0
 
     def before_run(self, run_context):
+        options = self._tracer.run_options(self._next_step) if self._tracer else None
         self._t0 = time.time()
-        return tf.train.SessionRunArgs(self._fetches)
+        return tf.train.SessionRunArgs(self._fetches, options=options)
 
     def after_run(self, run_context, run_values):
         now = time.time()
-        step = self._next_step
-        self._next_step += 1
+        # Read after the run: the value the train op left, however many steps it ran.
+        step_after = int(run_context.session.run(self._global_step))
+        first, last = self._next_step, step_after - 1
+        if last < first:      # the run advanced no step (nothing trained): nothing to account
+            return
+        if self._tracer:
+            self._tracer.collect(first, run_values.run_metadata)
+        self._next_step = step_after
         values = run_values.results
-        self._window_steps += 1
+        self._window_steps += last - first + 1
         if self._on_step:
-            self._on_step(step, float(values["loss"]), now - self._t0)
-        if step % self._every_n == 0:
-            self._log(step, values, now)
+            self._on_step(first, last, float(values["loss"]), now - self._t0,
+                          bool(values.get("overflow", False)))
+        # Log when the run reached a multiple of every_n (with one step per run: step % n == 0).
+        if last // self._every_n > (first - 1) // self._every_n:
+            self._log(last, values, now)
         else:
-            self._pending = (step, values, now)
+            self._pending = (last, values, now)
 
     def _log(self, step, values, now):
         elapsed = now - self._window_start
@@ -100,6 +118,20 @@ class StepLoggerHook(tf.train.SessionRunHook):
 
     def end(self, session):
         del session
-        pending = getattr(self, "_pending", None)
-        if pending and pending[0] != self._last_logged:
-            self._log(*pending)
+        if self._pending and self._pending[0] != self._last_logged:
+            self._log(*self._pending)
+        if self._tracer:
+            print(self._tracer.summary(), flush=True)
+
+
+def recorder_hook(recorder, loss, tensors=None, line_format=None):
+    """A StepLoggerHook that feeds a results.RunRecorder, printing every iterations_per_loop,
+    tracing a few steps under --profiling (off Ascend; Ascend profiles through its own config)."""
+    runtime = recorder.runtime
+    tracer = None
+    if runtime is not None and getattr(runtime, "profiling", False) and runtime.device != "npu":
+        from common.profiling import StepTracer
+        tracer = StepTracer(os.path.join(runtime.model_dir, "profiling"), recorder.skip_steps)
+    return StepLoggerHook(loss, tensors, batch_size=recorder.batch_size, every_n=recorder.log_every,
+                          on_step=recorder.on_run, on_log=recorder.on_log, line_format=line_format,
+                          tracer=tracer)

@@ -7,7 +7,8 @@ built by `common.optimization.create_train_op` increments it unconditionally, as
 does), so step counts, LR schedules and logs line up between backends.
 
 Managers:
-  * FixedLossScaleManager(loss_scale)          - the scale never changes.
+  * FixedLossScaleManager(loss_scale, enable_overflow_check=True) - the scale never changes; with
+        enable_overflow_check=False overflowing updates are applied too (Ascend's meaning).
   * ExponentialUpdateLossScaleManager(init_loss_scale, incr_every_n_steps, decr_every_n_nan_or_inf=2,
         incr_ratio=2, decr_ratio=0.8)          - after `incr_every_n_steps` consecutive finite steps
         the scale is multiplied by `incr_ratio`; after `decr_every_n_nan_or_inf` consecutive
@@ -133,7 +134,12 @@ class LossScaleOptimizer(tf.train.Optimizer):
             return tf.group(self._opt.apply_gradients(grads_and_vars, global_step=global_step,
                                                       name=name))
 
-        update = tf.cond(finite, apply, tf.no_op)
+        # A fixed manager built with enable_overflow_check=False applies every update, as
+        # Ascend's does; the overflow flag is still reported.
+        if getattr(self._manager, "enable_overflow_check", True):
+            update = tf.cond(finite, apply, tf.no_op)
+        else:
+            update = apply()
         with tf.control_dependencies([update]):
             return tf.group(self._manager.update_loss_scale(finite), name="loss_scaled_update")
 

@@ -15,6 +15,7 @@ Fallback semantics (documented in README.md):
   * NPUDistributedOptimizer - the optimizer itself: the fallback trains on one device
                      (npu_runconfig refuses RANK_SIZE > 1 without npu_bridge).
   * npu_ops.dropout(x, keep_prob, noise_shape=None, seed=None, name=None) - tf.nn.dropout.
+  * DumpConfig, ProfilingConfig - keep their options; the fallback's profiling is common/profiling.py.
 """
 import importlib.util
 import types
@@ -28,6 +29,7 @@ if HAVE_NPU:
         ExponentialUpdateLossScaleManager, FixedLossScaleManager, NPUDistributedOptimizer,
         NPUEstimator, NPUEstimatorSpec, NPULossScaleOptimizer, NPURunConfig, npu_config_proto)
     from npu_bridge.estimator import npu_ops  # noqa: F401
+    from npu_bridge.estimator.npu.npu_config import DumpConfig, ProfilingConfig  # noqa: F401
 else:
     from common.loss_scale import (  # noqa: F401  (re-exported)
         ExponentialUpdateLossScaleManager, FixedLossScaleManager,
@@ -72,3 +74,16 @@ else:
         return tf.nn.dropout(x, rate=1.0 - keep_prob, noise_shape=noise_shape, seed=seed, name=name)
 
     npu_ops = types.SimpleNamespace(dropout=_dropout)
+
+    class _RecordedOptions:
+        """Keeps the keyword arguments of an NPU-only options object (nothing runs them)."""
+
+        def __init__(self, **options):
+            self.options = options
+
+    class DumpConfig(_RecordedOptions):
+        """Ascend's DumpConfig(enable_dump, dump_path, dump_step, dump_mode, enable_dump_debug,
+        dump_debug_mode); off Ascend the options are only recorded."""
+
+    class ProfilingConfig(_RecordedOptions):
+        """Ascend's ProfilingConfig(enable_profiling, profiling_options); recorded only."""

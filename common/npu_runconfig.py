@@ -6,14 +6,16 @@ iterations_per_loop, enable_data_pre_proc and hcom_parallel (RANK_SIZE > 1).
 Elsewhere it builds a tf.estimator.RunConfig whose session config applies the platform's automatic
 mixed precision for `allow_mix_precision` / `allow_fp32_to_fp16`:
   * GPU: the fp16 auto-mixed-precision graph rewrite (loss scaling stays on, as on Ascend);
-  * CPU: oneDNN's bfloat16 auto-mixed-precision rewrite, when this TensorFlow has it (2.9+) and the
-    CPU has AVX-512; otherwise fp32;
+  * CPU: oneDNN's bfloat16 auto-mixed-precision rewrite, when this TensorFlow has it (2.9+), its
+    oneDNN kernels are on and the CPU can run bf16 (common/cpu_features.py); otherwise fp32;
 and plain fp32 for `must_keep_origin_dtype` / `force_fp32`. One `precision: ...` line says which.
 
 `iterations_per_loop` off Ascend: the host has no device loop, so it sets the cadence of what the
 host sees of the loop - step lines, Estimator's own global_step/sec lines and summaries - and the
 accounting of throughput per loop. Training is still one session.run per step.
 """
+import inspect
+import json
 import os
 import random
 import sys
@@ -23,9 +25,15 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 
-from common.npu_compat import HAVE_NPU, NPUEstimator, NPURunConfig, npu_config_proto
+from common import cpu_features
+from common.flags import parse_dump_steps
+from common.npu_compat import (HAVE_NPU, DumpConfig, NPUEstimator, NPURunConfig, ProfilingConfig,
+                               npu_config_proto)
+from common.optimization import parse_loss_scale
 
-MIXED_MODES = ("allow_mix_precision", "allow_fp32_to_fp16")
+MIXED_MODES = ("allow_mix_precision", "allow_fp32_to_fp16", "force_fp16", "cube_fp16in_fp32out")
+# Off Ascend these have no exact equivalent: the platform's mixed precision is the closest.
+APPROXIMATED_MODES = ("force_fp16", "cube_fp16in_fp32out")
 
 
 class UsageError(ValueError):
@@ -61,14 +69,6 @@ def resolve_device(device):
     return device
 
 
-def _cpu_has_avx512():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return "avx512f" in f.read()
-    except OSError:
-        return False
-
-
 def _rewriter_fields():
     return set(rewriter_config_pb2.RewriterConfig.DESCRIPTOR.fields_by_name)
 
@@ -87,14 +87,20 @@ def resolve_precision(precision_mode, device):
         return None, "%s (npu)" % precision_mode
     if precision_mode not in MIXED_MODES:
         return None, "fp32 (%s, %s)" % (device, precision_mode)
+    closest = (" for --precision_mode=%s, the closest off Ascend" % precision_mode
+               if precision_mode in APPROXIMATED_MODES else "")
     if device == "gpu":
-        return "auto_mixed_precision", "fp16 auto-mixed-precision (gpu)"
+        return "auto_mixed_precision", "fp16 auto-mixed-precision (gpu)" + closest
     field = cpu_bf16_rewriter_field()
     if field is None:
         return None, "fp32 (cpu: this TensorFlow has no bf16 auto-mixed-precision rewrite)"
-    if not _cpu_has_avx512():
-        return None, "fp32 (cpu: no AVX-512, oneDNN bf16 rewrite not applicable)"
-    return field, "bf16 auto-mixed-precision (cpu)"
+    if not cpu_features.onednn_enabled():
+        # TensorFlow then skips the rewrite without a word: say it here.
+        return None, ("fp32 (cpu: oneDNN is off in this TensorFlow on this CPU, so its bf16 "
+                      "rewrite does not apply)")
+    if not cpu_features.cpu_supports_bf16():
+        return None, "fp32 (cpu: no AVX-512 or AMX, oneDNN bf16 rewrite not applicable)"
+    return field, "bf16 auto-mixed-precision (cpu)" + closest
 
 
 class Runtime:
@@ -110,6 +116,21 @@ class Runtime:
         self.precision_mode = flags_obj.precision_mode
         self.rewriter_field, self.precision = resolve_precision(self.precision_mode, self.device)
         self.iterations_per_loop = flags_obj.iterations_per_loop
+        self.loss_scale = resolve_loss_scale(flags_obj, self.device, self.precision)
+        # Entry points read FLAGS.loss_scale when they build the train op: hand them the resolved
+        # value, so that 'auto' is decided here once.
+        flags_obj.loss_scale = self.loss_scale
+        self.dump_steps = parse_dump_steps(getattr(flags_obj, "data_dump_step", ""))
+        self.over_dump = bool(getattr(flags_obj, "over_dump", False))
+        self.data_dump = bool(getattr(flags_obj, "data_dump_flag", False))
+        if self.over_dump and self.data_dump:
+            raise UsageError("--over_dump and --data_dump_flag cannot both be on (Ascend dumps "
+                             "either overflow data or operator data)")
+        if self.data_dump and not self.dump_steps:
+            raise UsageError("--data_dump_flag=True needs --data_dump_step (e.g. 0|5|10)")
+        self.profiling = bool(getattr(flags_obj, "profiling", False))
+        self.autotune = bool(getattr(flags_obj, "autotune", False))
+        self.model_dir = None
         # tf_random_seed seeds the graph; TF 2.x's Keras-backed tf.layers initializers draw their
         # op seeds from Python's `random`, and data generators use numpy: seed both too.
         random.seed(flags_obj.seed)
@@ -121,9 +142,29 @@ class Runtime:
             os.environ["TF_DETERMINISTIC_OPS"] = "1"
 
     def describe(self):
-        return "device: %s, precision: %s, iterations_per_loop: %d, rank: %d/%d" % (
-            self.device, self.precision, self.iterations_per_loop, self.rank_id, self.rank_size)
+        return "device: %s, precision: %s, loss scale: %s, iterations_per_loop: %d, rank: %d/%d" % (
+            self.device, self.precision, self.loss_scale, self.iterations_per_loop, self.rank_id,
+            self.rank_size)
 
+    def harness_notes(self):
+        """One line per Ascend harness option that was asked for, saying what it does here."""
+        notes = []
+        on_npu = self.device == "npu"
+        if self.over_dump:
+            notes.append("over_dump: " + ("overflow detection dump (DumpConfig enable_dump_debug)"
+                                          if on_npu else "recorded; off Ascend no dump is made"))
+        if self.data_dump:
+            notes.append("data_dump: steps %s %s" % (
+                "|".join(str(s) for s in self.dump_steps),
+                "dumped by DumpConfig" if on_npu else "recorded; off Ascend no dump is made"))
+        if self.profiling:
+            notes.append("profiling: " + ("ProfilingConfig training_trace" if on_npu else
+                                          "Chrome-trace timelines of a few steps under "
+                                          "<output>/profiling, with the input-wait split"))
+        if self.autotune:
+            notes.append("autotune: " + ("auto_tune_mode RL,GA" if on_npu else
+                                         "no effect off Ascend"))
+        return notes
     def session_config(self):
         config = tf.ConfigProto(allow_soft_placement=True)
         if self.device == "cpu":
@@ -138,6 +179,7 @@ class Runtime:
         return npu_config_proto(config_proto=config) if self.device == "npu" else config
 
     def run_config(self, model_dir, **overrides):
+        self.model_dir = model_dir   # where --profiling writes its timelines
         flags_obj = self.flags
         ipl = self.iterations_per_loop
         kwargs = dict(model_dir=model_dir, tf_random_seed=flags_obj.seed,
@@ -148,14 +190,56 @@ class Runtime:
                       precision_mode=self.precision_mode)
         if self.device == "npu":
             kwargs.update(enable_data_pre_proc=True, hcom_parallel=self.rank_size > 1)
+            kwargs.update(self._npu_options(model_dir))
         kwargs.update(overrides)
         return NPURunConfig(**kwargs)
+
+
+    def _npu_options(self, model_dir):
+        """Dump, profiling, autotune and determinism options of NPURunConfig, as the originals."""
+        options = {}
+        if self.over_dump or self.data_dump:
+            dump_path = os.path.join(model_dir, "npu_dump")
+            os.makedirs(dump_path, exist_ok=True)
+            if self.over_dump:
+                options["dump_config"] = DumpConfig(enable_dump_debug=True, dump_path=dump_path,
+                                                    dump_debug_mode="all")
+            else:
+                options["dump_config"] = DumpConfig(
+                    enable_dump=True, dump_path=dump_path, dump_mode="all",
+                    dump_step="|".join(str(s) for s in self.dump_steps))
+        if self.profiling:
+            profiling_dir = os.path.join(model_dir, "profiling")
+            os.makedirs(profiling_dir, exist_ok=True)
+            options["profiling_config"] = ProfilingConfig(
+                enable_profiling=True, profiling_options=json.dumps(
+                    {"output": profiling_dir, "training_trace": "on", "task_trace": "on"}))
+        if self.autotune:
+            options["auto_tune_mode"] = "RL,GA"
+        if self.flags.deterministic and "deterministic" in \
+                inspect.signature(NPURunConfig.__init__).parameters:
+            options["deterministic"] = 1      # newer adapters only; older ones have no such option
+        return options
+
+
+def resolve_loss_scale(flags_obj, device, precision):
+    """--loss_scale with 'auto' decided: the model's fp16 value where fp16 runs, else off."""
+    spec = str(flags_obj.loss_scale).strip().lower()
+    if spec == "auto":
+        fp16 = device in ("gpu", "npu") and flags_obj.precision_mode in MIXED_MODES
+        return str(getattr(flags_obj, "fp16_loss_scale", "dynamic")) if fp16 else "off"
+    kind, value = parse_loss_scale(spec)
+    return "%g" % value if kind == "static" else kind
 
 
 def resolve(flags_obj):
     """Resolve and announce the runtime (one `device: ..., precision: ...` line on stdout)."""
     runtime = Runtime(flags_obj)
     print(runtime.describe(), flush=True)
+    if runtime.device == "cpu":
+        print(cpu_features.describe(), flush=True)
+    for note in runtime.harness_notes():
+        print(note, flush=True)
     return runtime
 
 

@@ -9,6 +9,7 @@ Slots are named `<variable>/adam_m` and `<variable>/adam_v`, as in the original 
 Schedules: linear warmup followed by polynomial decay (BERT, ALBERT, XLNet) or cosine decay (ResNeXt).
 """
 import math
+import os
 import re
 
 import tensorflow.compat.v1 as tf
@@ -126,19 +127,37 @@ def warmup_cosine_decay(max_lr, global_step, total_steps, warmup_steps=0, end_lr
     return tf.where(step < warmup_steps, warmup, cosine)
 
 
+def parse_loss_scale(spec):
+    """The `--loss_scale` / `--npu_bert_loss_scale` value as ('off'|'dynamic'|'static', scale).
+
+    The originals' numbers: -1 = off, 0 = dynamic, >= 1 = a static scale; the words 'off' and
+    'dynamic' mean the same. 'auto' (the default) is resolved per precision by
+    npu_runconfig.Runtime; left unresolved (no runtime) it is off.
+    """
+    text = str(spec).strip().lower()
+    if text in ("off", "none", "-1", "", "auto"):
+        return "off", None
+    if text in ("dynamic", "0"):
+        return "dynamic", None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 1:   # also refuses nan and other negatives
+        raise ValueError("--loss_scale must be -1/off, 0/dynamic, auto or a static scale >= 1, "
+                         "got %r" % (spec,))
+    return "static", value
+
+
 def loss_scale_manager(spec):
-    """Build a manager from the `--loss_scale` flag: 'dynamic', a number (static) or 'off'."""
-    spec = str(spec).strip().lower()
-    if spec in ("off", "none", "0", "1", ""):
+    """A loss-scale manager for `--loss_scale` (see parse_loss_scale), or None when off."""
+    kind, value = parse_loss_scale(spec)
+    if kind == "off":
         return None
-    if spec == "dynamic":
+    if kind == "dynamic":
         # Ascend's recommended dynamic settings (the ModelZoo deliveries use these).
         return ExponentialUpdateLossScaleManager(init_loss_scale=2 ** 32, incr_every_n_steps=1000,
                                                  decr_every_n_nan_or_inf=2, decr_ratio=0.5)
-    try:
-        value = float(spec)
-    except ValueError:
-        raise ValueError("--loss_scale must be 'dynamic', 'off' or a number, got %r" % spec)
     return FixedLossScaleManager(value)
 
 
@@ -164,7 +183,9 @@ def create_train_op(loss, optimizer, global_step=None, clip_norm=None, loss_scal
     optimizer = NPUDistributedOptimizer(optimizer)
     tensors = {}
     if manager is not None:
-        optimizer = NPULossScaleOptimizer(optimizer, manager)
+        # Ascend's optimizer all-reduces the overflow flag across ranks when distributed.
+        optimizer = NPULossScaleOptimizer(optimizer, manager,
+                                          is_distributed=int(os.environ.get("RANK_SIZE", "1")) > 1)
     grads_and_vars = optimizer.compute_gradients(loss, var_list=var_list)
     grads_and_vars = [(g, v) for g, v in grads_and_vars if g is not None]
     if not grads_and_vars:
@@ -185,7 +206,7 @@ def create_train_op(loss, optimizer, global_step=None, clip_norm=None, loss_scal
 
 def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps=0, optimizer="adamw",
                      weight_decay_rate=0.01, clip_norm=1.0, loss_scale=None, schedule="polynomial",
-                     end_lr=0.0, momentum=0.9, var_list=None):
+                     end_lr=0.0, momentum=0.9, use_nesterov=False, var_list=None):
     """The whole training step the way the models configure it.
 
     optimizer: 'adamw' (BERT), 'lamb' (ALBERT), 'momentum' (ResNeXt; weight decay belongs in the loss).
@@ -206,7 +227,7 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps=0, optimiz
         opt = LAMBOptimizer(lr, weight_decay_rate=weight_decay_rate,
                             exclude_from_weight_decay=DEFAULT_DECAY_EXCLUSIONS)
     elif optimizer == "momentum":
-        opt = tf.train.MomentumOptimizer(lr, momentum=momentum)
+        opt = tf.train.MomentumOptimizer(lr, momentum=momentum, use_nesterov=use_nesterov)
     else:
         raise ValueError("unknown optimizer %r (adamw|lamb|momentum)" % optimizer)
     train_op, tensors = create_train_op(loss, opt, global_step, clip_norm=clip_norm,

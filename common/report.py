@@ -4,13 +4,20 @@
 
 prints
     ------------------ Final result ------------------
-    Final Performance sentences/sec : X
+    Final Performance sentences/sec : X      (the run's unit)
+    Final Performance images/sec : X         (the line Ascend's tooling greps; BERT's originals print it too)
     Final Performance ms/step : X
-    Final Precision <Metric> : X            (kind=acc)
+    Final Precision <Metric> : X             (kind=acc)
+    Final Train Accuracy : X                 (kind=acc; the same value, under the name Ascend's tooling greps)
+    Final Training Steps : N                 (steps this run trained; a resumed run trains fewer)
+    Final Overflow Steps : K                 (updates skipped by loss scaling; K in the timed window)
     Final Training Duration sec : X
     E2E Training Duration sec : X
-and writes, atomically, DIR/<CaseName>.log (`Key = value` lines) and DIR/train_<CaseName>_loss.txt
-(one loss per logged step), CaseName = <Network>_bs<BatchSize>_<RankSize>p_<kind>.
+    note: ...                                (when too few steps were timed)
+and writes, atomically, DIR/<CaseName>.log (`Key = value` lines, the originals' keys and order:
+Network, RankSize, BatchSize, DeviceType, CaseName, ActualFPS, TrainingTime, ActualLoss,
+E2ETrainingTime, then TrainAccuracy in acc runs) and DIR/train_<CaseName>_loss.txt (one loss per
+logged step), CaseName = <Network>_bs<BatchSize>_<RankSize>p_<kind>.
 """
 import argparse
 import json
@@ -55,21 +62,30 @@ def build_report(results, network, kind, e2e_sec):
     name = case_name(network, int(results["batch_size"]), rank_size, kind)
     unit = results.get("throughput_unit") or "sentences/sec"
     train_sec = (results.get("durations_sec") or {}).get("train")
-    final = [FINAL_RULE,
-             "Final Performance %s : %.2f" % (unit, results["throughput"]),
-             "Final Performance ms/step : %.2f" % results["ms_per_step"]]
+    final = [FINAL_RULE, "Final Performance %s : %.2f" % (unit, results["throughput"])]
+    if unit != "images/sec":
+        final.append("Final Performance images/sec : %.2f" % results["throughput"])
+    final.append("Final Performance ms/step : %.2f" % results["ms_per_step"])
     if kind == "acc":
         final.append("Final Precision %s : %.7g" % (precision["name"], precision["value"]))
+        final.append("Final Train Accuracy : %.7g" % precision["value"])
+    if results.get("steps_run") is not None:
+        final.append("Final Training Steps : %d" % results["steps_run"])
+    if results.get("overflow_steps") is not None:
+        final.append("Final Overflow Steps : %d (%d in the timed window)"
+                     % (results["overflow_steps"], results.get("overflow_steps_timed") or 0))
     final.append("Final Training Duration sec : %.2f" % (train_sec if train_sec is not None else 0))
     final.append("E2E Training Duration sec : %.2f" % e2e_sec)
+    if results.get("timing_note"):
+        final.append("note: %s" % results["timing_note"])
     case = [("Network", network), ("RankSize", rank_size), ("BatchSize", results["batch_size"]),
             ("DeviceType", results.get("device")), ("CaseName", name),
             ("ActualFPS", "%.2f" % results["throughput"]),
             ("TrainingTime", "%.2f" % results["ms_per_step"]),
-            ("ActualLoss", "%.6f" % results["final_loss"])]
+            ("ActualLoss", "%.6f" % results["final_loss"]),
+            ("E2ETrainingTime", "%.2f" % e2e_sec)]
     if kind == "acc":
         case.append(("TrainAccuracy", "%.7g" % precision["value"]))
-    case.append(("E2ETrainingTime", "%.2f" % e2e_sec))
     case_lines = ["%s = %s" % kv for kv in case]
     loss_lines = ["%.6f" % loss for _, loss in results["loss_history"]]
     return final, name, case_lines, loss_lines

@@ -1,13 +1,15 @@
-"""Results of a run: step history, timing, metrics, written as one JSON file (atomically).
+"""What a run did: step history, timing, overflow and metrics, summarised as one dict.
 
-ms/step and throughput exclude the first `skip_steps` steps of the run, which include graph
-construction, grappler rewrites (mixed precision, XLA) and cold caches.
+Steps come from `global_step` (see common/hooks.py): with a device loop one `session.run` is
+`iterations_per_loop` steps. ms/step and throughput exclude the first `skip_steps` steps of the
+run, which include graph construction, grappler rewrites (mixed precision, XLA) and cold caches;
+a run too short for that keeps at least half its steps timed and says so (`timing_note`).
+The JSON is written by common/atomic_io (temp name, then rename).
 """
 import contextlib
 import time
 
 from common import atomic_io
-
 
 
 def _jsonable(value):
@@ -42,20 +44,31 @@ class RunRecorder:
         self.metrics = {}
         self.precision_metric = None
         self.durations = {}
+        self.runs = 0               # session.run calls that trained
+        self.overflow_steps = []    # steps whose update loss scaling skipped
 
     # -- collection ------------------------------------------------------------------------------
     def hook(self, loss, tensors=None, line_format=None):
-        """A StepLoggerHook feeding this recorder; put it in EstimatorSpec(training_hooks=[...])."""
-        from common.hooks import StepLoggerHook  # TensorFlow only where a hook is built (report.py stays light)
-        every_n = self.runtime.iterations_per_loop if self.runtime else 1
-        return StepLoggerHook(loss, tensors, batch_size=self.batch_size, every_n=every_n,
-                              on_step=self._on_step, on_log=self._on_log, line_format=line_format)
+        """The step-line hook feeding this recorder (common.hooks.recorder_hook); put it in
+        EstimatorSpec(training_hooks=[...])."""
+        from common.hooks import recorder_hook  # TensorFlow only where a hook is built
+        return recorder_hook(self, loss, tensors, line_format)
 
-    def _on_step(self, step, loss, seconds):
-        self.step_times.append((step, seconds))
-        self.losses.append((step, loss))
+    @property
+    def log_every(self):
+        return self.runtime.iterations_per_loop if self.runtime else 1
 
-    def _on_log(self, record):
+    def on_run(self, first_step, last_step, loss, seconds, overflow=False):
+        """One session.run that executed steps first_step..last_step (a device loop when > 1)."""
+        steps = last_step - first_step + 1
+        self.runs += 1
+        for step in range(first_step, last_step + 1):
+            self.step_times.append((step, seconds / steps))
+        self.losses.append((last_step, loss))
+        if overflow:
+            self.overflow_steps.append(last_step)
+
+    def on_log(self, record):
         self.logged.append((record["step"], record["loss"]))
 
     @contextlib.contextmanager
@@ -84,6 +97,15 @@ class RunRecorder:
         kept = [s for _, s in self.step_times[skip:]]
         return 1000.0 * sum(kept) / len(kept), skip
 
+    def timing_note(self):
+        """A sentence when fewer steps were excluded from timing than asked, else None."""
+        ms, skipped = self.timing()
+        if ms is None or skipped >= self.skip_steps:
+            return None
+        return ("only %d steps ran: ms/step is the mean of the last %d, excluding %d instead of "
+                "the %d warm-up steps asked (--timing_skip_steps); cold and warm steps are mixed"
+                % (len(self.step_times), len(self.step_times) - skipped, skipped, self.skip_steps))
+
     def summary(self):
         ms_per_step, skipped = self.timing()
         rank_size = self.runtime.rank_size if self.runtime else 1
@@ -97,12 +119,19 @@ class RunRecorder:
             "precision": self.runtime.precision if self.runtime else None,
             "precision_mode": self.runtime.precision_mode if self.runtime else None,
             "global_step": self.losses[-1][0] + 1 if self.losses else None,
+            "first_step": self.step_times[0][0] if self.step_times else None,
             "steps_run": len(self.step_times),
-            "log_every": self.runtime.iterations_per_loop if self.runtime else 1,
+            "session_runs": self.runs,
+            "log_every": self.log_every,
             "throughput": throughput,
             "throughput_unit": self.unit,
             "ms_per_step": ms_per_step,
             "timing_skipped_steps": skipped,
+            "timed_steps": len(self.step_times) - skipped,
+            "timing_note": self.timing_note(),
+            "overflow_steps": len(self.overflow_steps),
+            "overflow_steps_timed": sum(1 for s in self.overflow_steps
+                                        if self.step_times and s >= self.step_times[skipped][0]),
             "final_loss": self.losses[-1][1] if self.losses else None,
             "metrics": self.metrics,
             "precision_metric": self.precision_metric,

@@ -31,3 +31,19 @@ def python_env(extra=None):
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.update(extra or {})
     return env
+
+
+_PROBES = {}
+
+
+def platform_runs(feature):
+    """True when this TensorFlow really runs `feature` on this CPU ('grouped_conv' or
+    'bf16_rewrite'), found by running it in a subprocess (test/fixtures/platform_probe.py): the
+    independent answer that the project's own platform decisions are checked against."""
+    import subprocess
+    if feature not in _PROBES:
+        probe = os.path.join(REPO_ROOT, "test", "fixtures", "platform_probe.py")
+        proc = subprocess.run([sys.executable, probe, feature], env=python_env(),
+                              capture_output=True, text=True, timeout=300)
+        _PROBES[feature] = proc.returncode == 0
+    return _PROBES[feature]

@@ -56,6 +56,7 @@ def test_pretraining_on_embedded_corpus_lowers_mlm_loss(tmp_path, config_file, p
                   "--max_eval_steps=10", "--num_train_steps=80", "--num_warmup_steps=8",
                   "--learning_rate=2e-3", "--iterations_per_loop=20",
                   "--precision_mode=force_fp32", "--save_checkpoints_steps=1000",
+                  "--npu_bert_loss_scale=0",    # the delivery's flag: 0 = dynamic (state to strip)
                   "--export_dir=%s/export" % out, "--vocab_file=%s/vocab.txt" % pretrain_data)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # the clean export: model variables and global_step only, plus config and vocab
@@ -127,22 +128,27 @@ def test_full_script_prints_a_real_final_block(device_id):
     assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-2000:])
     # the script's notes head the run's output and its log
     assert proc.stdout.startswith("note: no --data_path given: running the EMBEDDED DEMO")
-    assert "FROM SCRATCH" in proc.stdout
-    log = os.path.join(REPO_ROOT, "Bert_base", "test", "output", device_id, "train_%s.log" % device_id)
+    assert "training 30 steps from randomly initialised weights" in proc.stdout
+    log = os.path.join(REPO_ROOT, "Bert_base", "test", "output", device_id, "train_acc_%s.log" % device_id)
     with open(log) as f:
         assert f.read().startswith("note: no --data_path given: running the EMBEDDED DEMO")
     final = proc.stdout[proc.stdout.index("------------------ Final result"):].splitlines()
+    final = final[:[l.startswith("E2E Training Duration") for l in final].index(True) + 1]
+    assert proc.stdout.strip().splitlines()[-1].startswith("outputs: ")   # where it all went
     keys = [line.split(" : ")[0] for line in final[1:]]
-    assert keys == ["Final Performance sentences/sec", "Final Performance ms/step",
-                    "Final Precision Accuracy", "Final Training Duration sec",
+    assert keys == ["Final Performance sentences/sec", "Final Performance images/sec",
+                    "Final Performance ms/step", "Final Precision Accuracy", "Final Train Accuracy",
+                    "Final Training Steps", "Final Overflow Steps", "Final Training Duration sec",
                     "E2E Training Duration sec"]
-    values = [float(line.split(" : ")[1]) for line in final[1:]]
-    assert all(v > 0 for v in values) and 0.3 < values[2] <= 1.0
+    values = dict((line.split(" : ")[0], line.split(" : ")[1]) for line in final[1:])
+    assert 0.3 < float(values["Final Precision Accuracy"]) <= 1.0
+    assert values["Final Training Steps"] == "30"
+    assert all(float(values[k]) > 0 for k in keys if "Performance" in k or "Duration" in k)
     log_dir = os.path.join(REPO_ROOT, "Bert_base", "test", "output", device_id)
     with open(os.path.join(log_dir, "Bert-base_for_TensorFlow_bs32_1p_acc.log")) as f:
         case = [line.split(" = ")[0] for line in f.read().splitlines()]
     assert case == ["Network", "RankSize", "BatchSize", "DeviceType", "CaseName", "ActualFPS",
-                    "TrainingTime", "ActualLoss", "TrainAccuracy", "E2ETrainingTime"]
+                    "TrainingTime", "ActualLoss", "E2ETrainingTime", "TrainAccuracy"]
 
 
 def test_script_without_model_path_for_real_data_fails_clearly(tmp_path):

@@ -25,6 +25,12 @@ ENTRY = textwrap.dedent("""\
         if kind == "jpeg":  # TF 1.15's wording from inside a tf.data map function
             raise tf.errors.InvalidArgumentError(None, None, "{{function_node __inference_Dataset_map_7}} "
                                                  "Invalid JPEG data, size 11\\n\\t [[{{node DecodeJpeg}}]]")
+        if kind == "platform":  # TF 2.15's Eigen CPU kernel on a grouped conv gradient
+            raise tf.errors.InvalidArgumentError(None, None, "Gradients for grouped convolutions "
+                                                 "are not supported on CPU. Please file a feature request")
+        if kind == "unimplemented":
+            raise tf.errors.UnimplementedError(None, None, "Fused conv implementation does not "
+                                               "support grouped convolutions for now.")
         if kind == "bug":
             raise KeyError("a programming error keeps its traceback")
         print("ran")
@@ -51,6 +57,12 @@ def run(entry, *args):
     (["--fail=record"], "error: bad input data under --data_dir=/some/data: corrupted record at 12"),
     (["--fail=jpeg"], "error: bad input data under --data_dir=/some/data: Invalid JPEG data, size 11 "
                       "(a corrupt image in a record)"),
+    (["--fail=platform"], "error: this TensorFlow build cannot run the model on this device (a "
+                          "platform limit, not your data): Gradients for grouped convolutions are not "
+                          "supported on CPU. Please file a feature request"),
+    (["--fail=unimplemented"], "error: this TensorFlow build cannot run the model on this device (a "
+                               "platform limit, not your data): Fused conv implementation does not "
+                               "support grouped convolutions for now."),
     (["extra"], "error: unexpected arguments extra (flags are --key=value)"),
 ])
 def test_user_errors_are_one_line(entry, args, line):

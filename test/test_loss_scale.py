@@ -78,12 +78,31 @@ def test_loss_scaled_sgd_matches_plain_sgd(tf_graph):
 
 
 @pytest.mark.parametrize("spec, expected", [
-    ("dynamic", ExponentialUpdateLossScaleManager), ("1024", FixedLossScaleManager),
-    ("off", type(None))])
+    # the originals' numbers (--npu_bert_loss_scale / --loss_scale): -1 off, 0 dynamic, >= 1 static
+    ("-1", type(None)), ("0", ExponentialUpdateLossScaleManager), ("1024", FixedLossScaleManager),
+    ("dynamic", ExponentialUpdateLossScaleManager), ("off", type(None)), ("auto", type(None))])
 def test_loss_scale_flag(tf_graph, spec, expected):
     assert isinstance(optimization.loss_scale_manager(spec), expected)
 
 
-def test_loss_scale_flag_rejects_garbage():
+@pytest.mark.parametrize("spec", ["lots", "-2", "0.5", "nan"])
+def test_loss_scale_flag_rejects_garbage(spec):
     with pytest.raises(ValueError, match="--loss_scale"):
-        optimization.loss_scale_manager("lots")
+        optimization.loss_scale_manager(spec)
+
+
+def test_overflow_check_off_applies_every_update(tf_graph):
+    """FixedLossScaleManager(enable_overflow_check=False): Ascend's meaning, the update is applied
+    even when a gradient is not finite (here the weight becomes inf)."""
+    w = tf.Variable([1.0])
+    x = tf.placeholder(tf.float32, [1])
+    loss = tf.reduce_sum(w * x)
+    for check in (True, False):
+        manager = FixedLossScaleManager(4.0, enable_overflow_check=check)
+        train_op, tensors = optimization.create_train_op(
+            loss, tf.train.GradientDescentOptimizer(0.5), loss_scale=manager)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            _, overflow = sess.run([train_op, tensors["overflow"]], {x: [np.inf]})
+            assert overflow
+            assert np.isfinite(sess.run(w)[0]) == check

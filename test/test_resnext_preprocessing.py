@@ -157,8 +157,11 @@ def test_dataset_yields_normalised_batches_with_offset_labels(tf_graph, tmp_path
     write_records(str(tmp_path / "validation-00000-of-00001"), examples)
     files = preprocessing.find_tfrecords(str(tmp_path), "validation")
     batches = read_all(preprocessing.build_dataset(files, False, 2, 32, num_classes=3))
-    assert [b[0].shape for b in batches] == [(2, 32, 32, 3), (2, 32, 32, 3), (1, 32, 32, 3)]
-    assert np.concatenate([b[1] for b in batches]).tolist() == [0, 1, 2, 0, 1]
+    # static batches: the last is padded with one blank image labelled PAD_LABEL
+    assert [b[0].shape for b in batches] == [(2, 32, 32, 3)] * 3
+    assert np.concatenate([b[1] for b in batches]).tolist() == [0, 1, 2, 0, 1,
+                                                                 preprocessing.PAD_LABEL]
+    assert not batches[-1][0][1].any()
 
 
 def test_dataset_shards_by_rank(tf_graph, tmp_path):
@@ -171,7 +174,8 @@ def test_dataset_shards_by_rank(tf_graph, tmp_path):
     for rank in range(2):
         batches = read_all(preprocessing.build_dataset(files, False, 8, 32, 2, rank_size=2,
                                                        rank_id=rank))
-        labels.append(sorted(np.concatenate([b[1] for b in batches]).tolist()))
+        labels.append(sorted(l for l in np.concatenate([b[1] for b in batches]).tolist()
+                             if l != preprocessing.PAD_LABEL))
     assert labels == [[0, 0, 0], [1, 1, 1]]
 
 

@@ -22,6 +22,8 @@ STEP_LINE = re.compile(r"^step: (\d+) epoch: [\d.]+ FPS: [\d.]+ loss: [\d.]+ tot
 @pytest.fixture(scope="module")
 def digits():
     from common import demo_data
+    from ResNext50 import demo_images  # registers the data set
+    del demo_images
     return demo_data.prepare("resnext_digits")
 
 

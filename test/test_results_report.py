@@ -7,7 +7,9 @@ import types
 import pytest
 import tensorflow.compat.v1 as tf
 
-from common import report
+import numpy as np
+
+from common import hooks, report
 from common.hooks import default_line
 from common.results import RunRecorder
 
@@ -26,36 +28,94 @@ def test_default_line_is_parseable():
     assert extra == "step = 7, loss = 2.000000, mlm_loss = 1.500000, nsp_loss = 0.500000, lr = 1.000000e-03"
 
 
-def test_hook_logs_every_n_and_last_step(tf_graph, capsys):
+class FakeClock:
+    """Stands in for the hook's time.time(): advanced only by the simulated device work."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def time(self):
+        return self.now
+
+
+def simulated_device_loop(monkeypatch, steps_per_run, runs, cold_sec, step_sec):
+    """Train op advancing global_step by `steps_per_run` per session.run (a device loop, as
+    NPUEstimator with iterations_per_loop runs), taking cold_sec for the first run and
+    step_sec per step after. Loss of step s is 10 / (1 + s)."""
+    clock = FakeClock()
+    monkeypatch.setattr(hooks, "time", clock)
+    step = tf.train.get_or_create_global_step()
+    calls = []
+
+    def device_work():
+        clock.now += cold_sec if not calls else step_sec * steps_per_run
+        calls.append(1)
+        return np.int64(0)
+
+    work = tf.py_func(device_work, [], tf.int64, stateful=True)
+    last_step = step + steps_per_run - 1          # the loop's last step, whose loss is fetched
+    loss = 10.0 / (1.0 + tf.cast(last_step, tf.float32))
+    with tf.control_dependencies([loss, work]):
+        train_op = step.assign_add(steps_per_run)
+    return train_op, loss
+
+
+@pytest.mark.parametrize("steps_per_run, logged", [(1, [0, 4, 8, 12, 16, 19]),
+                                                   (4, [3, 7, 11, 15, 19])])
+def test_step_accounting_follows_global_step_in_device_loops(tf_graph, capsys, monkeypatch, tmp_path,
+                                                             steps_per_run, logged):
     runtime = types.SimpleNamespace(iterations_per_loop=4, rank_size=1, device="cpu",
                                     precision="fp32", precision_mode="force_fp32")
-    recorder = RunRecorder("Net", "task", batch_size=8, runtime=runtime, skip_steps=2)
-    step = tf.train.get_or_create_global_step()
-    loss = 10.0 / (1.0 + tf.cast(step, tf.float32))
-    with tf.control_dependencies([loss]):  # the loss of step N is computed before N+1 starts
-        train_op = step.assign_add(1)
+    recorder = RunRecorder("Net", "task", batch_size=8, runtime=runtime, skip_steps=5)
+    train_op, loss = simulated_device_loop(monkeypatch, steps_per_run, 20 // steps_per_run,
+                                           cold_sec=2.0, step_sec=0.040)
     hook = recorder.hook(loss, {"lr": tf.constant(0.5)})
     with tf.train.MonitoredSession(hooks=[hook]) as sess:
-        for _ in range(10):
+        for _ in range(20 // steps_per_run):
             sess.run(train_op)
     lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("step = ")]
-    assert [int(STEP_LINE.match(l).group(1)) for l in lines] == [0, 4, 8, 9]
+    assert [int(STEP_LINE.match(l).group(1)) for l in lines] == logged
     summary = recorder.summary()
-    assert [s for s, _ in summary["loss_history"]] == [0, 4, 8, 9]
-    assert summary["loss_history"][1][1] == pytest.approx(10.0 / 5.0)
-    assert summary["steps_run"] == 10 and summary["timing_skipped_steps"] == 2
-    kept = [ms for _, ms in summary["step_time_ms"][2:]]
-    # step_time_ms is rounded to 1 us, so compare to that precision
-    assert summary["ms_per_step"] == pytest.approx(sum(kept) / len(kept), rel=1e-3, abs=1e-3)
-    assert summary["throughput"] == pytest.approx(8 * 1000.0 / summary["ms_per_step"])
+    assert summary["steps_run"] == 20 and summary["global_step"] == 20
+    assert summary["session_runs"] == 20 // steps_per_run
+    assert [s for s, _ in summary["loss_history"]] == logged
+    for step_number, value in summary["loss_history"]:
+        assert value == pytest.approx(10.0 / (1 + step_number))
+    # 40 ms per step once warm: the cold first run lies inside the 5 skipped steps.
+    assert summary["ms_per_step"] == pytest.approx(40.0)
+    assert summary["throughput"] == pytest.approx(200.0)            # 8 examples / 40 ms
+    # examples/sec of the last full window: 4 steps x 8 examples in 4 x 40 ms
+    assert lines[-2].endswith("examples/sec = 200.00")
+    path = tmp_path / "results.json"
+    recorder.write(str(path))
+    assert report.main(["--results", str(path), "--network", "N", "--kind", "perf",
+                        "--log_dir", str(tmp_path), "--e2e_sec", "3"]) == 0
+    case = dict(l.split(" = ") for l in (tmp_path / "N_bs8_1p_perf.log").read_text().splitlines())
+    assert case["ActualFPS"] == "200.00" and case["TrainingTime"] == "40.00"
+    assert case["ActualLoss"] == "%.6f" % (10.0 / 20)
+    losses = (tmp_path / "train_N_bs8_1p_perf_loss.txt").read_text().split()
+    assert losses == ["%.6f" % (10.0 / (1 + s)) for s in logged]
 
 
-def test_timing_skip_never_eats_short_runs():
+def test_short_run_says_its_timing_mixes_cold_and_warm_steps():
     recorder = RunRecorder("Net", "t", batch_size=4, skip_steps=5)
     for step, seconds in enumerate([9.0, 0.1, 0.1]):
-        recorder._on_step(step, 1.0, seconds)
+        recorder.on_run(step, step, 1.0, seconds)
     ms, skipped = recorder.timing()
     assert skipped == 1 and ms == pytest.approx(100.0)
+    assert "only 3 steps ran" in recorder.summary()["timing_note"]
+    final = report.build_report(dict(make_results(), **recorder.summary()), "N", "perf", 1.0)[0]
+    assert final[-1].startswith("note: only 3 steps ran")
+
+
+def test_overflow_steps_are_counted_and_reported():
+    recorder = RunRecorder("Net", "t", batch_size=4, skip_steps=2)
+    for step in range(6):
+        recorder.on_run(step, step, 1.0, 0.1, overflow=step in (0, 3, 4))
+    summary = recorder.summary()
+    assert summary["overflow_steps"] == 3 and summary["overflow_steps_timed"] == 2
+    final = report.build_report(dict(make_results(), **summary), "N", "perf", 1.0)[0]
+    assert "Final Overflow Steps : 3 (2 in the timed window)" in final
 
 
 def make_results(**overrides):
@@ -71,14 +131,16 @@ def test_final_block_and_case_log():
     final, name, case, losses = report.build_report(make_results(), "Bert-base", "acc", 20.0)
     assert final == ["------------------ Final result ------------------",
                      "Final Performance sentences/sec : 384.00",
+                     "Final Performance images/sec : 384.00",   # what Ascend's tooling greps
                      "Final Performance ms/step : 83.33",
                      "Final Precision Accuracy : 0.8504902",
+                     "Final Train Accuracy : 0.8504902",
                      "Final Training Duration sec : 12.50",
                      "E2E Training Duration sec : 20.00"]
     assert name == "Bert-base_bs32_1p_acc"
     assert [l.split(" = ")[0] for l in case] == ["Network", "RankSize", "BatchSize", "DeviceType",
                                                  "CaseName", "ActualFPS", "TrainingTime",
-                                                 "ActualLoss", "TrainAccuracy", "E2ETrainingTime"]
+                                                 "ActualLoss", "E2ETrainingTime", "TrainAccuracy"]
     assert losses == ["0.700000", "0.500000", "0.250000"]
     perf, name, case, _ = report.build_report(make_results(throughput_unit="images/sec"), "R", "perf", 1)
     assert name == "R_bs32_1p_perf" and not any("Precision" in l for l in perf)

@@ -38,7 +38,7 @@ albert_setup() {
     fi
     learning_rate=${learning_rate:-$real_lr}
     [ "$kind" = pretrain ] || [ -n "${task_name:-}" ] || task_name=$([ "$demo" = 1 ] && echo chnsenticorp || echo lcqmc)
-    local demo_export="$MODEL_DIR/test/output/$ASCEND_DEVICE_ID/ckpt_pretrain_acc/export"
+    local demo_export="$LOG_DIR/ckpt_pretrain_acc/export"
     if [ -n "$model_path" ]; then
         albert_model_flags "$model_path"
     elif [ "$demo" = 1 ] && [ "$kind" = finetune ] && [ -f "$demo_export/albert_config.json" ]; then

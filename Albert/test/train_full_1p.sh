@@ -14,4 +14,4 @@ delivery_run "$PYTHON" run_pretraining.py $ALBERT_INPUT_FLAGS $ALBERT_MODEL_FLAG
     --train_batch_size="$batch_size" --eval_batch_size=32 --max_eval_steps=40 --max_seq_length="$max_seq_length" \
     --max_predictions_per_seq="$max_predictions_per_seq" --num_train_steps="$train_steps" \
     --num_warmup_steps=$((train_steps / ALBERT_WARMUP_DIV)) --learning_rate="$learning_rate" --optimizer=lamb \
-    --weight_decay_rate=0.01 --output_dir="$output_path" --export_dir="$output_path/export" $(delivery_common_flags)
+    --weight_decay_rate=0.01 --output_dir="$output_path" --export_dir="$output_path/export"

@@ -11,4 +11,4 @@ albert_setup finetune 200 5e-4 2e-5 || exit 1
 delivery_run "$PYTHON" run_classifier.py --task_name="$task_name" --data_dir="$data_path" $ALBERT_MODEL_FLAGS \
     --do_train=true --max_seq_length="$max_seq_length" --train_batch_size="$batch_size" \
     --learning_rate="$learning_rate" --num_train_steps="$train_steps" \
-    --output_dir="$output_path" $(delivery_common_flags)
+    --output_dir="$output_path"

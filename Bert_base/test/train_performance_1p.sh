@@ -8,7 +8,7 @@ Network=Bert-base_for_TensorFlow RUN_KIND=perf
 batch_size=32 train_steps=200 max_seq_length=128 task_name= EXTRA_FLAGS="task_name max_seq_length"
 delivery_parse_args "$@"
 bert_setup finetune 200 5e-4 2e-5 || exit 1
-delivery_run "$PYTHON" run_classifier.py --task_name="$task_name" --data_dir="$data_path" $BERT_MODEL_FLAGS \
+delivery_run "$PYTHON" run_classifier.py --task_name="$task_name" --data_dir="$data_path" "${BERT_MODEL_FLAGS[@]}" \
     --do_train=true --max_seq_length="$max_seq_length" --train_batch_size="$batch_size" \
     --learning_rate="$learning_rate" --num_train_steps="$train_steps" \
-    --output_dir="$output_path" $(delivery_common_flags)
+    --output_dir="$output_path"

