@@ -202,3 +202,15 @@ def test_cli_bad_input_is_one_error_line(corpus, tmp_path, case):
     lines = [l for l in proc.stderr.strip().splitlines() if l.startswith("error:")]
     assert len(lines) == 1, proc.stderr[-2000:]
     assert not out.exists() and not [p for p in os.listdir(str(tmp_path)) if ".tmp" in p]
+
+
+def test_create_pretrain_data_script(corpus, tmp_path):
+    out = tmp_path / "data" / "tf_news.tfrecord"
+    proc = subprocess.run(["bash", os.path.join(REPO_ROOT, "Albert", "create_pretrain_data.sh"),
+                           "--input_file=" + corpus["file"], "--vocab_file=" + corpus["vocab_file"],
+                           "--output_file=%s" % out, "--max_seq_length=64",
+                           "--max_predictions_per_seq=10", "--dupe_factor=1"],
+                          env=python_env({"PYTHON": sys.executable}), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "wrote" in proc.stdout and len(pretraining_data.read_examples_numpy(str(out))) > 100
