@@ -18,13 +18,13 @@ import tensorflow.compat.v1 as tf
 from absl import flags
 
 from Albert import export_checkpoint, modeling
-from common import checkpoint_utils, classifier_data, npu_runconfig, optimization, transformer
+from common import (checkpoint_utils, classifier_data, classifier_phases, npu_runconfig,
+                    optimization, transformer)
 from common import cli
 from common import flags as common_flags
 from common import tokenization
 from common.demo_data.text import demo_notice
 from common.npu_compat import NPUEstimatorSpec
-from common.atomic_io import write_text
 from common.results import RunRecorder
 
 common_flags.define_common_flags()
@@ -222,51 +222,16 @@ def run():
             print("exported %d variables to %s" % (len(written), FLAGS.export_dir), flush=True)
 
     if FLAGS.do_eval:
-        eval_examples = processor.get_dev_examples(FLAGS.data_dir)
-        num_actual = len(eval_examples)
-        if not num_actual:
-            raise ValueError("no dev examples in %s" % FLAGS.data_dir)
-        # Pad to whole batches (static shapes on Ascend); padding is not counted in metrics.
-        eval_examples = classifier_data.pad_examples(eval_examples, FLAGS.eval_batch_size)
-        eval_file = os.path.join(FLAGS.output_dir, "eval.tf_record")
-        classifier_data.file_based_convert_examples_to_features(
-            eval_examples, label_list, FLAGS.max_seq_length, tokenizer, eval_file)
-        tf.logging.info("***** Running evaluation: %d examples (+%d padding), batch size %d *****",
-                        num_actual, len(eval_examples) - num_actual, FLAGS.eval_batch_size)
-        eval_input_fn = classifier_data.file_based_input_fn_builder(
-            eval_file, FLAGS.max_seq_length, is_training=False, drop_remainder=True,
-            batch_size=FLAGS.eval_batch_size)
-        with recorder.timed("eval"):
-            result = estimator.evaluate(input_fn=eval_input_fn,
-                                        steps=len(eval_examples) // FLAGS.eval_batch_size)
-        lines = ["%s = %s" % (key, result[key]) for key in sorted(result)]
-        write_text(os.path.join(FLAGS.output_dir, "eval_results.txt"), "\n".join(lines) + "\n")
-        print("***** Eval results *****\n  " + "\n  ".join(lines), flush=True)
+        result = classifier_phases.evaluate(
+            estimator, processor.get_dev_examples(FLAGS.data_dir), label_list,
+            FLAGS.max_seq_length, tokenizer, FLAGS.eval_batch_size, FLAGS.output_dir, recorder,
+            FLAGS.data_dir)
         recorder.set_metrics(result, precision=("Accuracy", result["eval_accuracy"]))
 
     if FLAGS.do_predict:
-        predict_examples = processor.get_test_examples(FLAGS.data_dir)
-        num_actual = len(predict_examples)
-        predict_examples = classifier_data.pad_examples(predict_examples,
-                                                        FLAGS.predict_batch_size)
-        predict_file = os.path.join(FLAGS.output_dir, "predict.tf_record")
-        classifier_data.file_based_convert_examples_to_features(
-            predict_examples, label_list, FLAGS.max_seq_length, tokenizer, predict_file)
-        predict_input_fn = classifier_data.file_based_input_fn_builder(
-            predict_file, FLAGS.max_seq_length, is_training=False, drop_remainder=True,
-            batch_size=FLAGS.predict_batch_size)
-        rows = []
-        with recorder.timed("predict"):
-            for (i, prediction) in enumerate(estimator.predict(input_fn=predict_input_fn)):
-                if i >= num_actual:
-                    break
-                rows.append("\t".join("%.8f" % p for p in prediction["probabilities"]))
-        if len(rows) != num_actual:
-            raise RuntimeError("predicted %d of %d test examples" % (len(rows), num_actual))
-        output_predict_file = os.path.join(FLAGS.output_dir, "test_results.tsv")
-        write_text(output_predict_file, "".join(row + "\n" for row in rows))
-        print("predictions: %s (%d rows, columns = labels %s)"
-              % (output_predict_file, len(rows), ",".join(label_list)), flush=True)
+        classifier_phases.predict(
+            estimator, processor.get_test_examples(FLAGS.data_dir), label_list,
+            FLAGS.max_seq_length, tokenizer, FLAGS.predict_batch_size, FLAGS.output_dir, recorder)
 
     recorder.write(FLAGS.results_json or os.path.join(FLAGS.output_dir, "results.json"))
 
