@@ -18,8 +18,8 @@ import tensorflow.compat.v1 as tf
 from absl import flags
 
 from Albert import export_checkpoint, modeling
-from common import (checkpoint_utils, classifier_data, classifier_phases, npu_runconfig,
-                    optimization, transformer)
+from common import (checkpoint_utils, classifier_data, eval_phases, npu_runconfig, optimization,
+                    transformer)
 from common import cli
 from common import flags as common_flags
 from common import tokenization
@@ -222,14 +222,14 @@ def run():
             print("exported %d variables to %s" % (len(written), FLAGS.export_dir), flush=True)
 
     if FLAGS.do_eval:
-        result = classifier_phases.evaluate(
+        result = eval_phases.evaluate_classifier(
             estimator, processor.get_dev_examples(FLAGS.data_dir), label_list,
             FLAGS.max_seq_length, tokenizer, FLAGS.eval_batch_size, FLAGS.output_dir, recorder,
             FLAGS.data_dir)
         recorder.set_metrics(result, precision=("Accuracy", result["eval_accuracy"]))
 
     if FLAGS.do_predict:
-        classifier_phases.predict(
+        eval_phases.predict_classifier(
             estimator, processor.get_test_examples(FLAGS.data_dir), label_list,
             FLAGS.max_seq_length, tokenizer, FLAGS.predict_batch_size, FLAGS.output_dir, recorder)
 

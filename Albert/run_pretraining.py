@@ -19,9 +19,9 @@ import tensorflow.compat.v1 as tf
 from absl import flags
 
 from Albert import export_checkpoint, modeling
-from common import checkpoint_utils, cli, npu_runconfig, optimization, pretraining_data
+from common import (checkpoint_utils, cli, eval_phases, npu_runconfig, optimization,
+                    pretraining_data)
 from common import flags as common_flags
-from common.atomic_io import write_text
 from common.demo_data.text import demo_notice
 from common.npu_compat import NPUEstimatorSpec
 from common.results import RunRecorder
@@ -196,20 +196,9 @@ def run():
                   % (len(written), config.variant, FLAGS.export_dir), flush=True)
 
     if FLAGS.do_eval:
-        tf.logging.info("***** Running evaluation: batch size %d, at most %d steps *****",
-                        FLAGS.eval_batch_size, FLAGS.max_eval_steps)
-        eval_input_fn = pretraining_data.input_fn_builder(
-            eval_files, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, False,
-            FLAGS.eval_batch_size)
-        with recorder.timed("eval"):
-            try:
-                result = estimator.evaluate(input_fn=eval_input_fn, steps=FLAGS.max_eval_steps)
-            except tf.errors.DataLossError as err:
-                raise ValueError("eval TFRecords: corrupt data (%s)"
-                                 % str(err).strip().splitlines()[0])
-        lines = ["%s = %s" % (key, result[key]) for key in sorted(result)]
-        write_text(os.path.join(FLAGS.output_dir, "eval_results.txt"), "\n".join(lines) + "\n")
-        print("***** Eval results *****\n  " + "\n  ".join(lines), flush=True)
+        result = eval_phases.evaluate_pretraining(
+            estimator, eval_files, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq,
+            FLAGS.eval_batch_size, FLAGS.max_eval_steps, FLAGS.output_dir, recorder)
         recorder.set_metrics(result, precision=("MLM Accuracy", result["masked_lm_accuracy"]))
 
     recorder.write(FLAGS.results_json or os.path.join(FLAGS.output_dir, "results.json"))

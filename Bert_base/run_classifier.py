@@ -19,8 +19,8 @@ if not __package__:  # run as `python Bert_base/run_classifier.py`: the repo roo
     import _repo_root  # noqa: F401
 
 from Bert_base import export_checkpoint, modeling
-from common import (checkpoint_utils, classifier_data, classifier_phases, npu_runconfig,
-                    optimization, transformer)
+from common import (checkpoint_utils, classifier_data, eval_phases, npu_runconfig, optimization,
+                    transformer)
 from common import cli
 from common import flags as common_flags
 from common import tokenization
@@ -195,14 +195,14 @@ def run():
                   flush=True)
 
     if FLAGS.do_eval:
-        result = classifier_phases.evaluate(
+        result = eval_phases.evaluate_classifier(
             estimator, processor.get_dev_examples(FLAGS.data_dir), label_list,
             FLAGS.max_seq_length, tokenizer, FLAGS.eval_batch_size, FLAGS.output_dir, recorder,
             FLAGS.data_dir)
         recorder.set_metrics(result, precision=("Accuracy", result["eval_accuracy"]))
 
     if FLAGS.do_predict:
-        classifier_phases.predict(
+        eval_phases.predict_classifier(
             estimator, processor.get_test_examples(FLAGS.data_dir), label_list,
             FLAGS.max_seq_length, tokenizer, FLAGS.predict_batch_size, FLAGS.output_dir, recorder)
 

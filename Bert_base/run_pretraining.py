@@ -20,12 +20,12 @@ if not __package__:  # run as `python Bert_base/run_pretraining.py`: the repo ro
     import _repo_root  # noqa: F401
 
 from Bert_base import export_checkpoint, modeling
-from common import checkpoint_utils, npu_runconfig, optimization, pretraining_data, transformer
+from common import (checkpoint_utils, eval_phases, npu_runconfig, optimization, pretraining_data,
+                    transformer)
 from common import cli
 from common import flags as common_flags
 from common.demo_data.text import demo_notice
 from common.npu_compat import NPUEstimatorSpec
-from common.atomic_io import write_text
 from common.results import RunRecorder
 
 common_flags.define_common_flags()
@@ -122,33 +122,6 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
     return model_fn
 
 
-def check_tfrecords(input_files, flag_name):
-    """Reads the first record of each file: clear errors for corrupt files or other lengths."""
-    expected = {"input_ids": FLAGS.max_seq_length, "input_mask": FLAGS.max_seq_length,
-                "segment_ids": FLAGS.max_seq_length,
-                "masked_lm_positions": FLAGS.max_predictions_per_seq,
-                "masked_lm_ids": FLAGS.max_predictions_per_seq,
-                "masked_lm_weights": FLAGS.max_predictions_per_seq,
-                "next_sentence_labels": 1}
-    for path in input_files[:64]:
-        try:
-            rows = pretraining_data.read_examples_numpy(path, limit=1)
-        except (tf.errors.DataLossError, tf.errors.OpError, ValueError) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ValueError("--%s: %s is not a valid TFRecord file (%s)"
-                             % (flag_name, path, first))
-        if not rows:
-            raise ValueError("--%s: %s holds no records" % (flag_name, path))
-        for name, length in expected.items():
-            if name not in rows[0]:
-                raise ValueError("--%s: %s lacks feature %s (not a BERT pretraining file?)"
-                                 % (flag_name, path, name))
-            if len(rows[0][name]) != length:
-                raise ValueError("--%s: %s has %s of length %d, but the flags say %d "
-                                 "(--max_seq_length / --max_predictions_per_seq)"
-                                 % (flag_name, path, name, len(rows[0][name]), length))
-
-
 def check_flags():
     if not FLAGS.do_train and not FLAGS.do_eval:
         raise npu_runconfig.UsageError("at least one of --do_train or --do_eval must be True")
@@ -180,11 +153,13 @@ def run():
     tf.logging.set_verbosity(tf.logging.INFO)
     bert_config = check_flags()
     input_files = pretraining_data.expand_input_patterns(FLAGS.input_file)
-    check_tfrecords(input_files, "input_file")
+    pretraining_data.check_tfrecords(input_files, "input_file", FLAGS.max_seq_length,
+                                     FLAGS.max_predictions_per_seq, bert_config.vocab_size)
     eval_files = input_files
     if FLAGS.eval_input_file:
         eval_files = pretraining_data.expand_input_patterns(FLAGS.eval_input_file)
-        check_tfrecords(eval_files, "eval_input_file")
+        pretraining_data.check_tfrecords(eval_files, "eval_input_file", FLAGS.max_seq_length,
+                                         FLAGS.max_predictions_per_seq, bert_config.vocab_size)
     tf.logging.info("*** Input files: %s", ", ".join(input_files))
     os.makedirs(FLAGS.output_dir, exist_ok=True)
 
@@ -225,20 +200,9 @@ def run():
                   flush=True)
 
     if FLAGS.do_eval:
-        tf.logging.info("***** Running evaluation: batch size %d, at most %d steps *****",
-                        FLAGS.eval_batch_size, FLAGS.max_eval_steps)
-        eval_input_fn = pretraining_data.input_fn_builder(
-            eval_files, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, False,
-            FLAGS.eval_batch_size)
-        with recorder.timed("eval"):
-            try:
-                result = estimator.evaluate(input_fn=eval_input_fn, steps=FLAGS.max_eval_steps)
-            except tf.errors.DataLossError as err:
-                raise ValueError("eval TFRecords: corrupt data (%s)"
-                                 % str(err).strip().splitlines()[0])
-        lines = ["%s = %s" % (key, result[key]) for key in sorted(result)]
-        write_text(os.path.join(FLAGS.output_dir, "eval_results.txt"), "\n".join(lines) + "\n")
-        print("***** Eval results *****\n  " + "\n  ".join(lines), flush=True)
+        result = eval_phases.evaluate_pretraining(
+            estimator, eval_files, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq,
+            FLAGS.eval_batch_size, FLAGS.max_eval_steps, FLAGS.output_dir, recorder)
         recorder.set_metrics(result, precision=("MLM Accuracy", result["masked_lm_accuracy"]))
 
     recorder.write(FLAGS.results_json or os.path.join(FLAGS.output_dir, "results.json"))

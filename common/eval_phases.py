@@ -1,15 +1,16 @@
-"""The evaluation and prediction phases of a sentence(-pair) classifier's run_classifier.py.
+"""The evaluation and prediction phases the NLP entry points share (run_classifier.py,
+run_pretraining.py of Bert_base and Albert).
 
-Both pad the examples to whole batches (static shapes on Ascend; the padding carries
-is_real_example = 0 and counts in no metric or output row) and write their files atomically:
-<output_dir>/eval_results.txt and <output_dir>/test_results.tsv (one row of class probabilities
-per real test example, as google-research/bert).
+Classifier phases pad the examples to whole batches (static shapes on Ascend; the padding carries
+is_real_example = 0 and counts in no metric or output row). Files are written atomically:
+<output_dir>/eval_results.txt (`key = value` lines, as google-research/bert) and
+<output_dir>/test_results.tsv (one row of class probabilities per real test example).
 """
 import os
 
 import tensorflow.compat.v1 as tf
 
-from common import classifier_data
+from common import classifier_data, pretraining_data
 from common.atomic_io import write_text
 
 
@@ -20,7 +21,7 @@ def _input_fn(examples, label_list, max_seq_length, tokenizer, batch_size, recor
         record_path, max_seq_length, is_training=False, drop_remainder=True, batch_size=batch_size)
 
 
-def evaluate(estimator, examples, label_list, max_seq_length, tokenizer, batch_size, output_dir,
+def evaluate_classifier(estimator, examples, label_list, max_seq_length, tokenizer, batch_size, output_dir,
              recorder, data_dir):
     """Evaluates the dev examples; returns the metrics dict (eval_accuracy, ...)."""
     num_actual = len(examples)
@@ -33,13 +34,34 @@ def evaluate(estimator, examples, label_list, max_seq_length, tokenizer, batch_s
                     num_actual, len(examples) - num_actual, batch_size)
     with recorder.timed("eval"):
         result = estimator.evaluate(input_fn=input_fn, steps=len(examples) // batch_size)
-    lines = ["%s = %s" % (key, result[key]) for key in sorted(result)]
-    write_text(os.path.join(output_dir, "eval_results.txt"), "\n".join(lines) + "\n")
-    print("***** Eval results *****\n  " + "\n  ".join(lines), flush=True)
+    write_eval_results(result, output_dir)
     return result
 
 
-def predict(estimator, examples, label_list, max_seq_length, tokenizer, batch_size, output_dir,
+def write_eval_results(result, output_dir):
+    """eval_results.txt and the printed `***** Eval results *****` block."""
+    lines = ["%s = %s" % (key, result[key]) for key in sorted(result)]
+    write_text(os.path.join(output_dir, "eval_results.txt"), "\n".join(lines) + "\n")
+    print("***** Eval results *****\n  " + "\n  ".join(lines), flush=True)
+
+
+def evaluate_pretraining(estimator, eval_files, max_seq_length, max_predictions_per_seq,
+                         batch_size, max_steps, output_dir, recorder):
+    """MLM + NSP/SOP evaluation over pretraining TFRecords, at most max_steps batches."""
+    tf.logging.info("***** Running evaluation: batch size %d, at most %d steps *****",
+                    batch_size, max_steps)
+    input_fn = pretraining_data.input_fn_builder(eval_files, max_seq_length,
+                                                 max_predictions_per_seq, False, batch_size)
+    with recorder.timed("eval"):
+        try:
+            result = estimator.evaluate(input_fn=input_fn, steps=max_steps)
+        except tf.errors.DataLossError as err:
+            raise ValueError("eval TFRecords: corrupt data (%s)" % str(err).strip().splitlines()[0])
+    write_eval_results(result, output_dir)
+    return result
+
+
+def predict_classifier(estimator, examples, label_list, max_seq_length, tokenizer, batch_size, output_dir,
             recorder):
     """Writes test_results.tsv: the class probabilities of every real test example."""
     num_actual = len(examples)
