@@ -25,6 +25,9 @@ import random
 import tensorflow.compat.v1 as tf
 from absl import flags
 
+if not __package__:  # run as `python Albert/create_pretraining_data.py`: the repo root onto sys.path
+    import _repo_root  # noqa: F401
+
 from common import cli, pretraining_data, tokenization
 
 flags.DEFINE_string("input_file", None, "Input raw text file(s): comma-separated globs.")

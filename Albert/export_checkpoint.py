@@ -14,6 +14,9 @@ import os
 
 from absl import flags
 
+if not __package__:  # run as `python Albert/export_checkpoint.py`: the repo root onto sys.path
+    import _repo_root  # noqa: F401
+
 from Albert import modeling
 from common import atomic_io, checkpoint_utils, cli
 

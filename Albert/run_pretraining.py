@@ -18,6 +18,9 @@ import os
 import tensorflow.compat.v1 as tf
 from absl import flags
 
+if not __package__:  # run as `python Albert/run_pretraining.py`: the repo root onto sys.path
+    import _repo_root  # noqa: F401
+
 from Albert import export_checkpoint, modeling
 from common import (checkpoint_utils, cli, eval_phases, npu_runconfig, optimization,
                     pretraining_data)
