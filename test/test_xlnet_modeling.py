@@ -51,8 +51,9 @@ def test_rel_attn_core_equals_direct_numpy():
     mask = (rng.rand(qlen, klen, bsz, 1) > 0.7).astype(np.float32)
     mask[:, 0] = 0
     with tf.Graph().as_default(), tf.Session() as sess:
-        out = sess.run(modeling.rel_attn_core(q, k, v, kr, None, None, bw, br, None, mask, 0.0,
-                                              False, 0.5))
+        c = tf.constant
+        out = sess.run(modeling.rel_attn_core(c(q), c(k), c(v), c(kr), None, None, c(bw), c(br),
+                                              None, c(mask), 0.0, False, 0.5))
     want = np.zeros_like(out)
     for i in range(qlen):
         for b in range(bsz):

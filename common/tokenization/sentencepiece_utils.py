@@ -76,11 +76,22 @@ def train_model(input_file, model_prefix, vocab_size, control_symbols=XLNET_CONT
     With the default symbols the ids are XLNet's: <unk> 0, <s> 1, </s> 2, <cls> 3, <sep> 4,
     <pad> 5, <mask> 6, <eod> 7, <eop> 8. `options` go to the trainer as they are
     (e.g. split_by_unicode_script=False, which lets pieces such as "2000," form)."""
-    import sentencepiece as spm
-    spm.SentencePieceTrainer.Train(
-        input=input_file, model_prefix=model_prefix, vocab_size=vocab_size,
-        model_type="unigram", character_coverage=character_coverage,
-        control_symbols=",".join(control_symbols),
-        user_defined_symbols=",".join(user_defined_symbols),
-        num_threads=1, minloglevel=2, **options)
+    import json
+    import subprocess
+    import sys
+    args = dict(input=input_file, model_prefix=model_prefix, vocab_size=vocab_size,
+                model_type="unigram", character_coverage=character_coverage,
+                control_symbols=",".join(control_symbols),
+                user_defined_symbols=",".join(user_defined_symbols),
+                num_threads=1, minloglevel=2, **options)
+    # A separate process: on TF 1.15 the trainer segfaults once tensorflow is imported (their
+    # protobuf runtimes clash); loading and encoding are unaffected.
+    code = ("import json, sys, sentencepiece as spm; "
+            "spm.SentencePieceTrainer.Train(**json.loads(sys.argv[1]))")
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(args)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    if proc.returncode != 0:
+        lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
+        raise RuntimeError("sentencepiece training on %s failed: %s"
+                           % (input_file, lines[-1] if lines else "exit %d" % proc.returncode))
     return model_prefix + ".model"
