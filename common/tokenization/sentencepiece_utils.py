@@ -74,7 +74,8 @@ def train_model(input_file, model_prefix, vocab_size, control_symbols=XLNET_CONT
     """Trains a unigram sentencepiece model (<prefix>.model, <prefix>.vocab) from a text file.
 
     With the default symbols the ids are XLNet's: <unk> 0, <s> 1, </s> 2, <cls> 3, <sep> 4,
-    <pad> 5, <mask> 6, <eod> 7, <eop> 8. `options` go to the trainer as they are
+    <pad> 5, <mask> 6, <eod> 7, <eop> 8. Not bit-reproducible: two builds of the demo model had
+    the same pieces in the same order, but scores differing in the last digits. `options` go to the trainer as they are
     (e.g. split_by_unicode_script=False, which lets pieces such as "2000," form)."""
     import json
     import subprocess
