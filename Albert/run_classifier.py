@@ -26,7 +26,7 @@ from common import (checkpoint_utils, classifier_data, eval_phases, npu_runconfi
 from common import cli
 from common import flags as common_flags
 from common import tokenization
-from common.demo_data.text import demo_notice
+from common.demo_data.text import results_task_name
 from common.npu_compat import NPUEstimatorSpec
 from common.results import RunRecorder
 
@@ -179,10 +179,7 @@ def run():
 
     runtime = npu_runconfig.resolve(FLAGS)
     task = FLAGS.task_name
-    notice = demo_notice(FLAGS.data_dir)
-    if notice:
-        print(notice, flush=True)
-        task += " (embedded demo)"
+    task = results_task_name(task, FLAGS.data_dir)
     if not FLAGS.init_checkpoint and FLAGS.do_train:
         print("note: no --init_checkpoint: fine-tuning starts from randomly initialised weights",
               flush=True)

@@ -25,7 +25,7 @@ from Albert import export_checkpoint, modeling
 from common import (checkpoint_utils, cli, eval_phases, npu_runconfig, optimization,
                     pretraining_data)
 from common import flags as common_flags
-from common.demo_data.text import demo_notice
+from common.demo_data.text import results_task_name
 from common.npu_compat import NPUEstimatorSpec
 from common.results import RunRecorder
 
@@ -166,10 +166,7 @@ def run():
 
     runtime = npu_runconfig.resolve(FLAGS)
     task = "pretraining"
-    notice = demo_notice(input_files[0])
-    if notice:
-        print(notice, flush=True)
-        task += " (embedded demo)"
+    task = results_task_name(task, input_files[0])
     recorder = RunRecorder(network=NETWORK, task=task, batch_size=FLAGS.train_batch_size,
                            unit="sentences/sec", runtime=runtime,
                            skip_steps=FLAGS.timing_skip_steps)

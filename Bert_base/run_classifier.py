@@ -24,7 +24,7 @@ from common import (checkpoint_utils, classifier_data, eval_phases, npu_runconfi
 from common import cli
 from common import flags as common_flags
 from common import tokenization
-from common.demo_data.text import demo_notice
+from common.demo_data.text import results_task_name
 from common.npu_compat import NPUEstimatorSpec
 from common.results import RunRecorder
 
@@ -149,10 +149,7 @@ def run():
 
     runtime = npu_runconfig.resolve(FLAGS)
     task = FLAGS.task_name
-    notice = demo_notice(FLAGS.data_dir)
-    if notice:
-        print(notice, flush=True)
-        task += " (embedded demo)"
+    task = results_task_name(task, FLAGS.data_dir)
     recorder = RunRecorder(network=NETWORK, task=task,
                            batch_size=FLAGS.train_batch_size, unit="sentences/sec",
                            runtime=runtime, skip_steps=FLAGS.timing_skip_steps)

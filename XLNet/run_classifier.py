@@ -18,7 +18,7 @@ from XLNet import classifier_utils, model_utils, modeling
 from common import checkpoint_utils, classifier_data, cli, npu_runconfig
 from common import flags as common_flags
 from common.atomic_io import write_text
-from common.demo_data.text import demo_notice
+from common.demo_data.text import results_task_name
 from common.npu_compat import NPUEstimatorSpec
 from common.results import RunRecorder
 from common.tokenization.sentencepiece_utils import SentencePieceTokenizer
@@ -187,10 +187,7 @@ def run():
     os.makedirs(FLAGS.output_dir, exist_ok=True)
     runtime = npu_runconfig.resolve(FLAGS)
     task = FLAGS.task_name
-    notice = demo_notice(FLAGS.data_dir)
-    if notice:
-        print(notice, flush=True)
-        task += " (embedded demo)"
+    task = results_task_name(task, FLAGS.data_dir)
     if FLAGS.do_train and not FLAGS.init_checkpoint:
         print("note: no --init_checkpoint: fine-tuning starts from randomly initialised weights",
               flush=True)

@@ -232,7 +232,7 @@ def test_full_script_prints_a_real_final_block_and_exports(device_id):
                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-2000:])
     assert proc.stdout.startswith("note: no --data_path given: running the EMBEDDED DEMO")
-    assert "EMBEDDED DEMO data 'albert_pretrain'" in proc.stdout
+    assert "running the EMBEDDED DEMO (albert_pretrain)" in proc.stdout
     final = final_block(proc.stdout)
     assert list(final) == ["Final Performance sentences/sec", "Final Performance images/sec",
                            "Final Performance ms/step", "Final Precision MLM Accuracy",

@@ -130,6 +130,10 @@ def test_full_script_prints_a_real_final_block(device_id):
     # the script's notes head the run's output and its log
     assert proc.stdout.startswith("note: no --data_path given: running the EMBEDDED DEMO")
     assert "training 30 steps from randomly initialised weights" in proc.stdout
+    assert proc.stdout.count("EMBEDDED DEMO") == 1        # said once, by the script that chose it
+    with open(os.path.join(REPO_ROOT, "Bert_base", "test", "output", device_id,
+                           "results_acc.json")) as f:
+        assert json.load(f)["task"] == "chnsenticorp (embedded demo)"   # and recorded
     log = os.path.join(REPO_ROOT, "Bert_base", "test", "output", device_id, "train_acc_%s.log" % device_id)
     with open(log) as f:
         assert f.read().startswith("note: no --data_path given: running the EMBEDDED DEMO")

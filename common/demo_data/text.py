@@ -281,11 +281,7 @@ def demo_dataset_of(path):
     return None
 
 
-def demo_notice(path):
-    """A one-line notice when `path` is embedded demo data (for the run's log), else None."""
-    name = demo_dataset_of(path)
-    if name is None:
-        return None
-    from common import demo_data
-    return ("note: EMBEDDED DEMO data '%s' (%s), generated from installed packages; not a "
-            "benchmark data set" % (name, demo_data.DATASETS[name][1]))
+def results_task_name(task, path):
+    """The task name a run records in its results: `task (embedded demo)` when `path` is embedded
+    demo data. Saying so in the log is the delivery script's job (it chose the demo data)."""
+    return task + " (embedded demo)" if demo_dataset_of(path) else task
