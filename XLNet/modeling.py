@@ -30,7 +30,7 @@ import tensorflow.compat.v1 as tf
 
 from common import transformer
 
-LAYER_NORM_EPSILON = 1e-12  # tf.contrib.layers.layer_norm's variance epsilon, used by the original
+LAYER_NORM_EPSILON = 1e-12  # the variance epsilon of the original's contrib layer_norm
 
 
 class ConfigError(ValueError):

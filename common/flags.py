@@ -38,20 +38,17 @@ def _valid_dump_steps(text):
     return True
 
 
-def define_common_flags(fp16_loss_scale="dynamic", iterations_per_loop_default=100,
-                        loss_scale_default=None):
+def define_common_flags(fp16_loss_scale="dynamic"):
     """Define the shared flags (idempotent: a second call is a no-op).
 
-    fp16_loss_scale: what --loss_scale=auto means when fp16 runs (BERT: dynamic, ResNeXt: 1024);
-    loss_scale_default is its older name."""
-    fp16_loss_scale = loss_scale_default or fp16_loss_scale
+    fp16_loss_scale: what --loss_scale=auto means when fp16 runs (BERT: dynamic, ResNeXt: 1024)."""
     if "precision_mode" in flags.FLAGS:
         return
     flags.DEFINE_enum("precision_mode", "allow_mix_precision", PRECISION_MODES,
                       "Ascend precision mode. Off Ascend: allow_mix_precision/allow_fp32_to_fp16 turn on "
                       "the platform's automatic mixed precision (fp16 on GPU, bf16 on CPU where TF "
                       "supports it); the other two run fp32.")
-    flags.DEFINE_integer("iterations_per_loop", iterations_per_loop_default,
+    flags.DEFINE_integer("iterations_per_loop", 100,
                          "Steps per device loop on Ascend. Off Ascend: the cadence of step lines, "
                          "summaries and throughput accounting.", lower_bound=1)
     flags.DEFINE_enum("device", "auto", DEVICES, "Where to run: auto = npu if npu_bridge is "
