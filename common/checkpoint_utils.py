@@ -23,6 +23,15 @@ import tempfile
 
 import tensorflow.compat.v1 as tf
 
+# The checkpoints this process initialised from (for the run fingerprint, common/fingerprint.py).
+_LOADED = collections.OrderedDict()
+
+
+def loaded_checkpoints():
+    """[{path, variables_loaded, variables_in_model}] of every init_from_checkpoint so far, and
+    [{path, resumed_at_step}] of a resumed run (training_start_line)."""
+    return list(_LOADED.values())
+
 
 def resolve_checkpoint(path):
     """Returns a checkpoint prefix for `path` (a prefix or a directory), or raises FileNotFoundError."""
@@ -67,6 +76,7 @@ def training_start_line(output_dir, max_steps, init_checkpoint=None):
             raise ValueError("already at step %d in %s (training to step %d): nothing to train; "
                              "that run's checkpoints are there. Give a new --output_path or more "
                              "--train_steps" % (step, output_dir, max_steps))
+        _LOADED[latest] = {"path": os.path.abspath(latest), "resumed_at_step": step}
         return ("resuming from step %d in %s; %d steps to go%s" % (
             step, output_dir, max_steps - step,
             " (--init_checkpoint is not read when resuming)" if init_checkpoint else ""))
@@ -122,6 +132,9 @@ def init_from_checkpoint(init_checkpoint, tvars=None, log=True):
     init_checkpoint = resolve_checkpoint(init_checkpoint)
     assignment_map, initialized = get_assignment_map_from_checkpoint(tvars, init_checkpoint)
     tf.train.init_from_checkpoint(init_checkpoint, assignment_map)
+    _LOADED[init_checkpoint] = {"path": os.path.abspath(init_checkpoint),
+                                "variables_loaded": len(assignment_map),
+                                "variables_in_model": len(tvars)}
     if log:
         fresh = []
         for var in tvars:

@@ -1,6 +1,6 @@
 """Compare two training runs (e.g. GPU vs NPU, fp32 vs mixed precision): loss table, timing, verdict.
 
-    python -m common.compare --base=<run A> --test=<run B> [--base_label=GPU --test_label=NPU]
+    python -m common.compare --base=<run A>[,<run A2>,...] --test=<run B>[,...] [--base_label=GPU --test_label=NPU]
                              [--steps=0,100,200 | --every=N] [--rtol=0.05] [--window=10]
                              [--min_points=10] [--plot=curves.png]
 
@@ -15,7 +15,15 @@ step run) is used when present, else its logged steps. The report is Markdown on
   |base|) difference, and the relative difference of the smoothed losses the verdict uses; a step
   that one run lacks is shown as `missing`, and all missing steps are counted below the table;
 * mean ms/step of each run with the warm-up steps excluded, and `TEST/BASE=X/Y`;
-* the verdict.
+* the verdict;
+
+and before all of it, "differences between the runs" from the two results JSONs' fingerprints
+(common/fingerprint.py: precision, flags, seed, data read, checkpoint, versions, environment), so
+a configuration difference is ruled out before any loss is read. Several runs per side
+(`--base=R1,R2,R3`, e.g. seeds) are compared on their mean, and a section gives each side's mean
+and standard deviation per step and for the final metric, and whether the sides differ by more
+than 2 standard errors: small tasks vary a lot from seed to seed (MRPC 84-88 %), so a difference
+within that spread says nothing about the backend.
 
 Verdict: both curves are smoothed by a trailing mean over `--window` consecutive common steps
 (the first value at the window-th common step; a run with fewer common steps than the window is
@@ -41,6 +49,7 @@ try:  # `python -m common.compare` and `python common/compare.py` both work
 except ImportError:  # pragma: no cover - run as a script from inside common/
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from common.loss_log import RunInputError, load_run, mean_step_time
+from common import fingerprint
 
 DEFAULT_RTOL = 0.05
 DEFAULT_WINDOW = 10
@@ -226,12 +235,144 @@ def timing_lines(base, test, base_label, test_label, skip_steps=None, batch_size
     return lines, tb, tt
 
 
+MAX_DIFFERENCE_ROWS = 40
+
+
+# --------------------------------------------------------------------------- several seeds per side
+
+def split_runs(arg):
+    """`--base=R1,R2,R3`: several runs (e.g. seeds) of one side; a single path may hold commas."""
+    if os.path.exists(arg) or "," not in arg:
+        return [arg]
+    return [p for p in arg.split(",") if p]
+
+
+def mean_run(runs, label):
+    """One Run whose loss at each step is the mean over `runs` (the steps all of them have)."""
+    if len(runs) == 1:
+        return runs[0]
+    steps = sorted(set.intersection(*(set(r.loss) for r in runs)))
+    if not steps:
+        raise RunInputError("the %d %s runs share no step" % (len(runs), label))
+    mean = runs[0].__class__(",".join(r.source for r in runs))
+    for attr in ("timing", "timing_from", "skip_steps", "batch_size", "log_every", "json_ms_per_step",
+                 "fingerprint"):
+        setattr(mean, attr, getattr(runs[0], attr))
+    for step in steps:
+        mean.loss[step] = sum(r.loss[step] for r in runs) / len(runs)
+    mean.fmt = "mean over %d runs of %s" % (len(runs), runs[0].fmt)
+    mean.members = runs
+    mean.files = [f for r in runs for f in r.files]
+    values = [r.precision["value"] for r in runs if r.precision]
+    if len(values) == len(runs):
+        mean.precision = {"name": runs[0].precision["name"], "value": sum(values) / len(values)}
+    return mean
+
+
+def _stats(values):
+    n = len(values)
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
+    return mean, sd
+
+
+def beyond_spread(base_values, test_values, z=2.0):
+    """(mean base, sd base, mean test, sd test, |difference| / its standard error, exceeds?): the
+    sides differ beyond what reruns explain when the difference of the means is more than `z`
+    standard errors (Welch's; a side with one run borrows the other side's spread). None without
+    a spread on either side."""
+    mb, sb = _stats(base_values)
+    mt, st = _stats(test_values)
+    if sb is None and st is None:
+        return mb, sb, mt, st, None, None
+    sb = st if sb is None else sb
+    st = sb if st is None else st
+    se = math.sqrt(sb ** 2 / len(base_values) + st ** 2 / len(test_values))
+    ratio = abs(mt - mb) / se if se > 0 else (0.0 if mt == mb else math.inf)
+    return mb, sb, mt, st, ratio, ratio > z
+
+
+def _fmt_sd(sd):
+    return "-" if sd is None else "%.4g" % sd
+
+
+def spread_lines(base, test, steps, base_label, test_label):
+    """The seed-to-seed section: per step and for the final metric, each side's mean and spread and
+    whether the sides differ beyond it."""
+    bruns = base.members or [base]
+    truns = test.members or [test]
+    out = ["### Seed-to-seed spread (%d %s runs, %d %s runs)" % (len(bruns), base_label, len(truns),
+                                                                    test_label), "",
+           "| step | %s mean | %s sd | %s mean | %s sd | diff / std error | beyond the spread |"
+           % (base_label, base_label, test_label, test_label), "|---:|---:|---:|---:|---:|---:|---|"]
+    exceed = []
+    for step in steps:
+        bv = [r.loss[step] for r in bruns if step in r.loss]
+        tv = [r.loss[step] for r in truns if step in r.loss]
+        if not bv or not tv:
+            continue
+        mb, sb, mt, st, ratio, beyond = beyond_spread(bv, tv)
+        out.append("| %d | %.6f | %s | %.6f | %s | %s | %s |" % (
+            step, mb, _fmt_sd(sb), mt, _fmt_sd(st), "-" if ratio is None else "%.2f" % ratio,
+            "-" if beyond is None else ("**yes**" if beyond else "no")))
+        if beyond:
+            exceed.append(step)
+    bp = [r.precision["value"] for r in bruns if r.precision]
+    tp = [r.precision["value"] for r in truns if r.precision]
+    out.append("")
+    if len(bp) == len(bruns) and len(tp) == len(truns):
+        mb, sb, mt, st, ratio, beyond = beyond_spread(bp, tp)
+        name = (bruns[0].precision or {}).get("name", "metric")
+        out.append("Final %s: %s %.4f (sd %s), %s %.4f (sd %s)%s." % (
+            name, base_label, mb, _fmt_sd(sb), test_label, mt, _fmt_sd(st),
+            "" if beyond is None else "; the difference is %.2f standard errors: %s" % (
+                ratio, "BEYOND the seed-to-seed spread" if beyond else "within the seed-to-seed spread")))
+    else:
+        out.append("Final metric: not in every run's results JSON.")
+    out.append("Steps where the means differ by more than 2 standard errors: %s." % (
+        _step_list(exceed) if exceed else "none"))
+    return out
+
+
+def _fmt_value(value, limit=60):
+    text = "%s" % (value,)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def difference_lines(base, test, base_label, test_label):
+    """The "differences between the runs" section: what the fingerprints say differs, in the order
+    to rule it out (precision, hyper-parameters, seed, data, checkpoint, versions, ...)."""
+    out = ["### Differences between the runs", ""]
+    missing = [label for label, run in ((base_label, base), (test_label, test)) if not run.fingerprint]
+    if missing:
+        out.append("Not known: %s has no fingerprint (give its results JSON or output folder; a log "
+                   "alone does not carry one)." % " and ".join(missing))
+        return out
+    rows = fingerprint.differences(base.fingerprint, test.fingerprint)
+    decisive = [r for r in rows if r[0] not in ("harness", "environment", "device")]
+    if not rows:
+        out.append("None: same precision, flags, seed, data, checkpoint, versions and environment.")
+        return out
+    out.append("| what | %s | %s |" % (base_label, test_label))
+    out.append("|---|---|---|")
+    for section, key, a, b in rows[:MAX_DIFFERENCE_ROWS]:
+        out.append("| %s: %s | %s | %s |" % (section, key, _fmt_value(a), _fmt_value(b)))
+    if len(rows) > MAX_DIFFERENCE_ROWS:
+        out.append("")
+        out.append("... and %d more (see the fingerprints in the results JSONs)."
+                   % (len(rows) - MAX_DIFFERENCE_ROWS))
+    out.append("")
+    out.append("%d difference(s), %d in precision, hyper-parameters, seed, data, checkpoint or "
+               "versions." % (len(rows), len(decisive)))
+    return out
+
+
 def report(base, test, args):
     result = compare_runs(base, test, window=args.window, rtol=args.rtol, atol=args.atol,
                           min_points=args.min_points)
     steps = select_steps(base, test, steps=args.steps, every=args.every)
     bl, tl = args.base_label, args.test_label
-    out = ["### Loss: %s vs %s" % (tl, bl), ""]
+    out = difference_lines(base, test, bl, tl) + ["", "### Loss: %s vs %s" % (tl, bl), ""]
     for label, run in ((bl, base), (tl, test)):
         out.append("- %s: `%s` - %s" % (label, run.source, run.describe()))
     out.append("")
@@ -247,6 +388,8 @@ def report(base, test, args):
                      "%d recorded ones" % (args.every, len(missing), _step_list(missing), len(steps)))
     for n in notes:
         out.append("Note: %s" % n)
+    if base.members or test.members:
+        out += [""] + spread_lines(base, test, steps, bl, tl)
     out += ["", "### Time per step (warm-up excluded)", ""]
     tlines, tb, tt = timing_lines(base, test, bl, tl, skip_steps=args.skip_steps, batch_size=args.batch_size)
     out += tlines
@@ -354,8 +497,11 @@ def build_parser():
                 formatter_class=argparse.RawDescriptionHelpFormatter,
                 epilog="A run is a results JSON, a training log (common hook, TF Estimator, ResNext50 or "
                        "XLNet step lines), a train_<CaseName>_loss.txt or an output folder holding one.")
-    p.add_argument("--base", required=True, help="the reference run (e.g. the GPU or fp32 run)")
-    p.add_argument("--test", required=True, help="the run under test (e.g. the NPU or mixed-precision run)")
+    p.add_argument("--base", required=True, help="the reference run (e.g. the GPU or fp32 run); "
+                   "several runs (seeds) as R1,R2,R3: the table and verdict use their mean and a "
+                   "section shows each side's seed-to-seed spread")
+    p.add_argument("--test", required=True, help="the run under test (e.g. the NPU or mixed-precision "
+                   "run); several as for --base")
     p.add_argument("--base_label", default="base", help="name of the reference run in the report (e.g. GPU)")
     p.add_argument("--test_label", default="test", help="name of the run under test (e.g. NPU)")
     g = p.add_mutually_exclusive_group()
@@ -396,7 +542,9 @@ def main(argv=None):
         runs = []
         for which in ("base", "test"):
             try:
-                runs.append(load_run(getattr(args, which), loss_every=args.loss_every, loss_key=args.loss_key))
+                side = [load_run(p, loss_every=args.loss_every, loss_key=args.loss_key)
+                        for p in split_runs(getattr(args, which))]
+                runs.append(mean_run(side, which))
             except RunInputError as e:
                 raise RunInputError("--%s: %s" % (which, e))
         text, result = report(runs[0], runs[1], args)

@@ -62,10 +62,18 @@ def define_common_flags(fp16_loss_scale="dynamic"):
     flags.DEFINE_string("fp16_loss_scale", fp16_loss_scale, "What --loss_scale=auto means with "
                         "fp16 (the model's delivery value).")
     flags.DEFINE_bool("over_dump", False, "Ascend: overflow detection dump (DumpConfig "
-                      "enable_dump_debug). Elsewhere: accepted and recorded.")
+                      "enable_dump_debug, aicore_overflow). Elsewhere: every step is watched through "
+                      "TensorFlow's debugger and the steps with NaN/Inf are kept under "
+                      "<output>/over_dump with the op where the first one arose (slow).")
     flags.DEFINE_bool("data_dump_flag", False, "Ascend: dump operator data of --data_dump_step "
-                      "(DumpConfig enable_dump). Elsewhere: accepted and recorded.")
+                      "(DumpConfig enable_dump). Elsewhere: TensorFlow's debugger writes those steps' "
+                      "tensors as .npy under <output>/data_dump/step_N (common/tensor_dump.py).")
     flags.DEFINE_string("data_dump_step", "", "Steps to dump, Ascend syntax 0|5|10 or ranges 3-5.")
+    flags.DEFINE_enum("data_dump_mode", "output", ("output", "input", "all"),
+                      "What a data dump holds: the ops' outputs, their inputs, or both (DumpConfig "
+                      "dump_mode on Ascend).")
+    flags.DEFINE_string("data_dump_filter", "", "Off Ascend: dump only ops whose name matches this "
+                        "regex (searched), e.g. 'layer_0/|loss'; empty = every op.")
     flags.DEFINE_bool("profiling", False, "Ascend: ProfilingConfig with training_trace. "
                       "Elsewhere: a Chrome-trace timeline of a few steps under <output>/profiling "
                       "and the split of step time into input wait and compute.")

@@ -50,11 +50,13 @@ class StepLoggerHook(tf.train.SessionRunHook):
       on_log: callback(record) for every printed step.
       line_format: callable(record) -> str; default `default_line`.
       tracer: a common.profiling.StepTracer (--profiling off Ascend) or None.
+      dumper: a common.tensor_dump.TensorDumper (--data_dump_flag / --over_dump off Ascend) or None.
     """
 
     def __init__(self, loss, tensors=None, batch_size=1, every_n=1, on_step=None, on_log=None,
-                 line_format=None, tracer=None):
+                 line_format=None, tracer=None, dumper=None):
         self._tracer = tracer   # common.profiling.StepTracer under --profiling, else None
+        self._dumper = dumper
         self._fetches = {"loss": loss}
         self._fetches.update({k: v for k, v in (tensors or {}).items() if v is not None})
         self._batch_size = batch_size
@@ -78,6 +80,12 @@ class StepLoggerHook(tf.train.SessionRunHook):
 
     def before_run(self, run_context):
         options = self._tracer.run_options(self._next_step) if self._tracer else None
+        if self._dumper:
+            watch = self._dumper.run_options(self._next_step, run_context.session.graph)
+            if watch is not None and options is not None:
+                options.MergeFrom(watch)
+            elif watch is not None:
+                options = watch
         self._t0 = time.time()
         return tf.train.SessionRunArgs(self._fetches, options=options)
 
@@ -90,6 +98,9 @@ class StepLoggerHook(tf.train.SessionRunHook):
             return
         if self._tracer:
             self._tracer.collect(first, run_values.run_metadata)
+        if self._dumper:
+            overflow = run_values.results.get("overflow")
+            self._dumper.collect(first, None if overflow is None else bool(overflow))
         self._next_step = step_after
         values = run_values.results
         self._window_steps += last - first + 1
@@ -126,12 +137,21 @@ class StepLoggerHook(tf.train.SessionRunHook):
 
 def recorder_hook(recorder, loss, tensors=None, line_format=None):
     """A StepLoggerHook that feeds a results.RunRecorder, printing every iterations_per_loop,
-    tracing a few steps under --profiling (off Ascend; Ascend profiles through its own config)."""
+    tracing a few steps under --profiling and dumping tensors under --data_dump_flag / --over_dump
+    (off Ascend; Ascend profiles and dumps through its own config)."""
     runtime = recorder.runtime
     tracer = None
     if runtime is not None and getattr(runtime, "profiling", False) and runtime.device != "npu":
         from common.profiling import StepTracer
         tracer = StepTracer(os.path.join(runtime.model_dir, "profiling"), recorder.skip_steps)
+    dumper = None
+    data_dump = getattr(runtime, "data_dump", False)
+    over_dump = getattr(runtime, "over_dump", False)
+    if runtime is not None and (data_dump or over_dump) and runtime.device != "npu":
+        from common.tensor_dump import TensorDumper
+        dumper = TensorDumper(runtime.model_dir, runtime.dump_steps if data_dump else (),
+                              runtime.dump_mode, runtime.dump_filter, over_dump, runtime.precision)
+        recorder.dumper = dumper
     return StepLoggerHook(loss, tensors, batch_size=recorder.batch_size, every_n=recorder.log_every,
                           on_step=recorder.on_run, on_log=recorder.on_log, line_format=line_format,
-                          tracer=tracer)
+                          tracer=tracer, dumper=dumper)

@@ -95,6 +95,9 @@ class Run(object):
         self.batch_size = None
         self.log_every = None
         self.json_ms_per_step = None
+        self.fingerprint = None    # common/fingerprint.py's record, from a results JSON
+        self.precision = None      # {"name", "value"}: the run's final metric, from a results JSON
+        self.members = []          # the runs a mean over seeds was made of (common.compare)
         self.notes = []
 
     @property
@@ -270,6 +273,11 @@ def _apply_json_context(run, obj):
     ms = obj.get("ms_per_step")
     if isinstance(ms, (int, float)) and not isinstance(ms, bool) and ms > 0:
         run.json_ms_per_step = float(ms)
+    if isinstance(obj.get("fingerprint"), dict):
+        run.fingerprint = obj["fingerprint"]
+    metric = obj.get("precision_metric")
+    if isinstance(metric, dict) and isinstance(metric.get("value"), (int, float)):
+        run.precision = metric
 
 
 def load_results_json(path, obj=None):

@@ -18,6 +18,7 @@ import inspect
 import json
 import os
 import random
+import re
 import sys
 
 import numpy as np
@@ -128,6 +129,14 @@ class Runtime:
                              "either overflow data or operator data)")
         if self.data_dump and not self.dump_steps:
             raise UsageError("--data_dump_flag=True needs --data_dump_step (e.g. 0|5|10)")
+        self.dump_mode = getattr(flags_obj, "data_dump_mode", "output")
+        self.dump_filter = getattr(flags_obj, "data_dump_filter", "") or None
+        if self.dump_filter:
+            try:
+                re.compile(self.dump_filter)
+            except re.error as exc:
+                raise UsageError("--data_dump_filter is not a regular expression (%s): %r"
+                                 % (exc, self.dump_filter))
         self.profiling = bool(getattr(flags_obj, "profiling", False))
         self.autotune = bool(getattr(flags_obj, "autotune", False))
         self.model_dir = None
@@ -151,12 +160,16 @@ class Runtime:
         notes = []
         on_npu = self.device == "npu"
         if self.over_dump:
-            notes.append("over_dump: " + ("overflow detection dump (DumpConfig enable_dump_debug)"
-                                          if on_npu else "recorded; off Ascend no dump is made"))
+            notes.append("over_dump: " + ("overflow detection dump (DumpConfig enable_dump_debug, "
+                                          "aicore_overflow)" if on_npu else
+                                          "every step watched by TensorFlow's debugger; steps with "
+                                          "NaN/Inf kept under <output>/over_dump (slow)"))
         if self.data_dump:
-            notes.append("data_dump: steps %s %s" % (
-                "|".join(str(s) for s in self.dump_steps),
-                "dumped by DumpConfig" if on_npu else "recorded; off Ascend no dump is made"))
+            notes.append("data_dump: steps %s, %s%s, %s" % (
+                "|".join(str(s) for s in self.dump_steps), self.dump_mode,
+                " of ops matching %r" % self.dump_filter if self.dump_filter else "",
+                "dumped by DumpConfig" if on_npu else
+                "written by TensorFlow's debugger as .npy under <output>/data_dump/step_N"))
         if self.profiling:
             notes.append("profiling: " + ("ProfilingConfig training_trace" if on_npu else
                                           "Chrome-trace timelines of a few steps under "
@@ -203,10 +216,10 @@ class Runtime:
             os.makedirs(dump_path, exist_ok=True)
             if self.over_dump:
                 options["dump_config"] = DumpConfig(enable_dump_debug=True, dump_path=dump_path,
-                                                    dump_debug_mode="all")
+                                                    dump_debug_mode="aicore_overflow")
             else:
                 options["dump_config"] = DumpConfig(
-                    enable_dump=True, dump_path=dump_path, dump_mode="all",
+                    enable_dump=True, dump_path=dump_path, dump_mode=self.dump_mode,
                     dump_step="|".join(str(s) for s in self.dump_steps))
         if self.profiling:
             profiling_dir = os.path.join(model_dir, "profiling")

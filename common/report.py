@@ -13,19 +13,23 @@ prints
     Final Overflow Steps : K                 (updates skipped by loss scaling; K in the timed window)
     Final Training Duration sec : X
     E2E Training Duration sec : X
-    note: ...                                (when too few steps were timed)
+    PrecisionStatus : OK|POK|NOK (...)       (against the run's target, common/targets.py; or
+    PerfStatus : OK|POK|NOK (...)             "not checked (why)")
+    note: ...                                (when too few steps were timed, dumps, ...)
 and writes, atomically, DIR/<CaseName>.log (`Key = value` lines, the originals' keys and order:
 Network, RankSize, BatchSize, DeviceType, CaseName, ActualFPS, TrainingTime, ActualLoss,
-E2ETrainingTime, then TrainAccuracy in acc runs) and DIR/train_<CaseName>_loss.txt (one loss per
+E2ETrainingTime, then TrainAccuracy in acc runs, then PrecisionStatus / PerfStatus when checked) and DIR/train_<CaseName>_loss.txt (one loss per
 logged step), CaseName = <Network>_bs<BatchSize>_<RankSize>p_<kind>.
 """
 import argparse
 import json
 import sys
 
-from common.atomic_io import write_text
+from common import targets
+from common.atomic_io import write_json, write_text
 
 FINAL_RULE = "------------------ Final result ------------------"
+EXIT_NOK = 4   # --enforce_targets and a status is NOK; everything is written all the same
 
 
 class ReportError(ValueError):
@@ -51,8 +55,9 @@ def case_name(network, batch_size, rank_size, kind):
     return "%s_bs%d_%dp_%s" % (network, batch_size, rank_size, kind)
 
 
-def build_report(results, network, kind, e2e_sec):
-    """(final block lines, CaseName, CaseName.log lines, loss lines)."""
+def build_report(results, network, kind, e2e_sec, checked=None):
+    """(final block lines, CaseName, CaseName.log lines, loss lines); `checked` is
+    common.targets.statuses(...) or None."""
     if kind not in ("perf", "acc"):
         raise ReportError("kind must be perf or acc, got %r" % kind)
     precision = results.get("precision_metric")
@@ -76,8 +81,13 @@ def build_report(results, network, kind, e2e_sec):
                      % (results["overflow_steps"], results.get("overflow_steps_timed") or 0))
     final.append("Final Training Duration sec : %.2f" % (train_sec if train_sec is not None else 0))
     final.append("E2E Training Duration sec : %.2f" % e2e_sec)
+    for key in ("PrecisionStatus", "PerfStatus"):
+        if checked and key in checked:
+            final.append("%s : %s" % (key, checked[key]["line"]))
     if results.get("timing_note"):
         final.append("note: %s" % results["timing_note"])
+    for note in results.get("notes") or []:
+        final.append("note: %s" % note)
     case = [("Network", network), ("RankSize", rank_size), ("BatchSize", results["batch_size"]),
             ("DeviceType", results.get("device")), ("CaseName", name),
             ("ActualFPS", "%.2f" % results["throughput"]),
@@ -86,6 +96,9 @@ def build_report(results, network, kind, e2e_sec):
             ("E2ETrainingTime", "%.2f" % e2e_sec)]
     if kind == "acc":
         case.append(("TrainAccuracy", "%.7g" % precision["value"]))
+    for key in ("PrecisionStatus", "PerfStatus"):
+        if checked and checked.get(key, {}).get("status"):
+            case.append((key, checked[key]["status"]))
     case_lines = ["%s = %s" % kv for kv in case]
     loss_lines = ["%.6f" % loss for _, loss in results["loss_history"]]
     return final, name, case_lines, loss_lines
@@ -98,17 +111,35 @@ def main(argv=None):
     parser.add_argument("--kind", required=True, choices=("perf", "acc"))
     parser.add_argument("--log_dir", required=True)
     parser.add_argument("--e2e_sec", type=float, required=True)
+    parser.add_argument("--targets", default=None, help="the model's targets.json")
+    parser.add_argument("--run_name", default=None, help="the delivery run's name (default: kind)")
+    parser.add_argument("--demo", default="0", help="1 when the run used the embedded demo data")
+    parser.add_argument("--target_precision", type=float, default=None)
+    parser.add_argument("--target_fps", type=float, default=None)
+    parser.add_argument("--enforce_targets", default="False",
+                        help="True: exit %d when a status is NOK (after writing everything)" % EXIT_NOK)
     args = parser.parse_args(argv)
     try:
         results = load_results(args.results)
+        resolved = targets.resolve(targets.load(args.targets), args.run_name or args.kind, results,
+                                   args.demo in ("1", "True", "true"), args.target_precision,
+                                   args.target_fps)
+        checked = targets.statuses(resolved, results, args.kind)
         final, name, case_lines, loss_lines = build_report(results, args.network, args.kind,
-                                                           args.e2e_sec)
-    except ReportError as exc:
+                                                           args.e2e_sec, checked)
+    except (ReportError, targets.TargetsError) as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 1
+    results["targets"] = {k: {kk: vv for kk, vv in v.items() if kk != "line"} for k, v in checked.items()}
+    write_json(args.results, results)
     write_text("%s/%s.log" % (args.log_dir, name), "\n".join(case_lines) + "\n")
     write_text("%s/train_%s_loss.txt" % (args.log_dir, name), "\n".join(loss_lines) + "\n")
     print("\n".join(final), flush=True)
+    failed = [k for k, v in checked.items() if v.get("status") == "NOK"]
+    if failed and args.enforce_targets in ("True", "true", "1"):
+        print("error: --enforce_targets: %s NOK (%s)" % (" and ".join(failed), "; ".join(
+            checked[k]["line"] for k in failed)), file=sys.stderr)
+        return EXIT_NOK
     return 0
 
 

@@ -7,6 +7,7 @@ a run too short for that keeps at least half its steps timed and says so (`timin
 The JSON is written by common/atomic_io (temp name, then rename).
 """
 import contextlib
+import os
 import time
 
 from common import atomic_io
@@ -46,6 +47,7 @@ class RunRecorder:
         self.durations = {}
         self.runs = 0               # session.run calls that trained
         self.overflow_steps = []    # steps whose update loss scaling skipped
+        self.dumper = None          # common.tensor_dump.TensorDumper when dumps were asked
 
     # -- collection ------------------------------------------------------------------------------
     def hook(self, loss, tensors=None, line_format=None):
@@ -139,7 +141,36 @@ class RunRecorder:
             "loss_history": [[s, l] for s, l in self.logged],
             "loss_every_step": [[s, l] for s, l in self.losses],
             "step_time_ms": [[s, round(1000.0 * t, 3)] for s, t in self.step_times],
+            "fingerprint": self.fingerprint(),
+            "tensor_dumps": self.dumper.summary() if self.dumper else None,
+            "notes": self.notes(),
         }
+
+    def notes(self):
+        """Sentences for the Final block (common/report.py prints each as `note: ...`)."""
+        notes = []
+        if self.dumper and self.dumper.over_dump:
+            found = self.dumper.overflows
+            if found:
+                first = found[0]
+                notes.append("over_dump: %d step(s) with NaN/Inf; the first at step %d arose at "
+                             "%s:%d (%s); dumps in %s" % (
+                                 len(found), first["step"], first["op"], first["slot"],
+                                 first["op_type"] or "?", os.path.dirname(first["dump"])))
+            else:
+                notes.append("over_dump: no step had a NaN/Inf tensor")
+        if self.dumper and self.dumper.dumped:
+            notes.append("data_dump: %d step(s) dumped under %s" % (
+                len(self.dumper.dumped), os.path.dirname(self.dumper.dumped[0])))
+        return notes
+
+    def fingerprint(self):
+        """What decides a comparison with another run (common/fingerprint.py); None without a
+        runtime (unit tests of the recorder itself)."""
+        if self.runtime is None:
+            return None
+        from common import fingerprint
+        return fingerprint.collect(self.runtime)
 
     def write(self, path):
         atomic_io.write_json(path, self.summary())

@@ -13,11 +13,12 @@ from conftest import REPO_ROOT, platform_runs, python_env
 SCRIPT = textwrap.dedent("""\
     #!/bin/bash
     source "{delivery}"
-    Network=TinyMLP RUN_KIND=acc
+    Network=TinyMLP RUN_KIND=acc EXTRA_FLAGS="overflow_at_step"
     batch_size=32 train_steps=80 learning_rate=0.01 iterations_per_loop=10
     delivery_parse_args "$@"
     delivery_run "$PYTHON" "{entry}" --output_dir="$output_path" --batch_size=$batch_size \\
-        --train_steps=$train_steps --learning_rate=$learning_rate
+        --train_steps=$train_steps --learning_rate=$learning_rate \\
+        ${{overflow_at_step:+--overflow_at_step=$overflow_at_step}}
     """)
 
 
@@ -59,6 +60,16 @@ def test_tiny_mlp_through_delivery_script(tmp_path, precision, loss_scale):
     assert "Final Precision Accuracy : " in proc.stdout
     assert (out / "ckpt_acc" / "checkpoint").exists()
     assert (out / "TinyMLP_bs32_1p_acc.log").exists()
+    # what decides a comparison with another run, as it really was
+    import numpy as np
+    import tensorflow.compat.v1 as tf
+    fp = results["fingerprint"]
+    assert fp["versions"]["tensorflow"] == tf.VERSION
+    assert fp["versions"]["numpy"] == np.__version__
+    assert fp["precision"]["ran"] == results["precision"]
+    assert fp["flags"]["learning_rate"] == 0.01 and fp["flags"]["precision_mode"] == precision
+    assert fp["seed"] == 12345 and len(fp["harness"]["commit"]) == 40
+    assert fp["environment"]["TF_ENABLE_ONEDNN_OPTS"] == os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 def test_resume_says_what_it_does_and_counts_the_steps_it_ran(tmp_path):

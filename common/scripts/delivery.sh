@@ -13,7 +13,10 @@
 # Flags (all --key=value): --data_path --model_path (alias --ckpt_path) --output_path --batch_size
 # --train_steps --learning_rate --precision_mode --iterations_per_loop --device --loss_scale, the
 # flags Ascend's harness passes (--over_dump --data_dump_flag --data_dump_step --profiling
-# --autotune; their meaning per backend is in common/npu_runconfig.py), plus EXTRA_FLAGS. Paths are
+# --autotune; their meaning per backend is in common/npu_runconfig.py), the dump's --data_dump_mode
+# and --data_dump_filter (common/tensor_dump.py), the targets --target_precision --target_fps
+# --enforce_targets (common/targets.py; defaults from <Model>/targets.json), --seed and
+# --repeat_seeds=N (N runs with N seeds into numbered folders, for common.compare), plus EXTRA_FLAGS. Paths are
 # made absolute (the run starts in the model folder) and may contain spaces. A flag left empty is
 # not passed on, so the entry point's own default applies.
 #
@@ -57,12 +60,16 @@ case "$(basename "$0")" in
     *) export RANK_SIZE=${RANK_SIZE:-1} RANK_ID=${RANK_ID:-0} ;;
 esac
 
-DELIVERY_FLAGS="data_path model_path output_path batch_size train_steps learning_rate precision_mode iterations_per_loop device loss_scale over_dump data_dump_flag data_dump_step profiling autotune"
+DELIVERY_FLAGS="data_path model_path output_path batch_size train_steps learning_rate precision_mode iterations_per_loop device loss_scale over_dump data_dump_flag data_dump_step data_dump_mode data_dump_filter profiling autotune target_precision target_fps enforce_targets seed repeat_seeds"
 PRECISION_MODES="allow_mix_precision allow_fp32_to_fp16 force_fp16 cube_fp16in_fp32out must_keep_origin_dtype force_fp32"
 precision_mode=${precision_mode:-allow_mix_precision}
 device=${device:-auto}
 iterations_per_loop=${iterations_per_loop:-} loss_scale=${loss_scale:-}
 over_dump=${over_dump:-} data_dump_flag=${data_dump_flag:-} data_dump_step=${data_dump_step:-}
+data_dump_mode=${data_dump_mode:-} data_dump_filter=${data_dump_filter:-}
+target_precision=${target_precision:-} target_fps=${target_fps:-} enforce_targets=${enforce_targets:-False}
+seed=${seed:-} repeat_seeds=${repeat_seeds:-1}
+DELIVERY_DEMO=0
 profiling=${profiling:-} autotune=${autotune:-}
 data_path=${data_path:-} model_path=${model_path:-} output_path=${output_path:-}
 
@@ -88,6 +95,7 @@ delivery_check_bool() {   # Ascend's harness passes True/False
 
 delivery_parse_args() {
     local arg key value
+    DELIVERY_ARGS=("$@")
     for arg in "$@"; do
         case "$arg" in
             -h|--help) delivery_usage; exit 0 ;;
@@ -106,7 +114,7 @@ delivery_parse_args() {
     for key in data_path model_path output_path; do
         [ -z "${!key}" ] || printf -v "$key" '%s' "$(realpath -m -- "${!key}")"
     done
-    for key in batch_size train_steps iterations_per_loop; do
+    for key in batch_size train_steps iterations_per_loop repeat_seeds; do
         value=${!key:-}
         [ -z "$value" ] || [[ "$value" =~ ^[1-9][0-9]*$ ]] || delivery_die "--$key must be a positive integer, got '$value'"
     done
@@ -117,10 +125,16 @@ delivery_parse_args() {
         *) delivery_die "--precision_mode must be one of ${PRECISION_MODES// /|}, got '$precision_mode'" ;;
     esac
     case "$device" in auto|npu|gpu|cpu) ;; *) delivery_die "--device must be auto|npu|gpu|cpu, got '$device'" ;; esac
-    for key in over_dump data_dump_flag profiling autotune; do delivery_check_bool "$key"; done
+    for key in over_dump data_dump_flag profiling autotune enforce_targets; do delivery_check_bool "$key"; done
+    for key in target_precision target_fps; do
+        [ -z "${!key}" ] || [[ "${!key}" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]] \
+            || delivery_die "--$key must be a number, got '${!key}'"
+    done
     # Ascend's dump steps: "0|5|10", ranges "3-5" (checked again, with the same rule, in Python).
     [ -z "$data_dump_step" ] || [[ "$data_dump_step" =~ ^[0-9]+(-[0-9]+)?(\|[0-9]+(-[0-9]+)?)*$ ]] \
         || delivery_die "--data_dump_step must be steps like 0|5|10 or ranges like 3-5, got '$data_dump_step'"
+    [ -z "$seed" ] || [[ "$seed" =~ ^[0-9]+$ ]] || delivery_die "--seed must be a non-negative integer, got '$seed'"
+    [ "$repeat_seeds" = 1 ] || delivery_repeat_seeds
     LOG_DIR="${OUTPUT_ROOT:-$MODEL_DIR/test/output}/$ASCEND_DEVICE_ID"
     RUN_NAME=${RUN_NAME:-$RUN_KIND}
     RUN_DIR="$LOG_DIR/.running_${RUN_NAME}_$$"         # this attempt's outputs until it succeeds
@@ -132,12 +146,34 @@ delivery_parse_args() {
     [ "$DEFAULT_OUTPUT" = 1 ] && output_path="$RUN_DIR/ckpt"
 }
 
+# --repeat_seeds=N: the same run N times with seeds seed, seed+1, ... (default seed 12345), each into
+# ${OUTPUT_ROOT:-<Model>/test/output}/seed_<seed>/$ASCEND_DEVICE_ID/, then the final metric of each
+# and the common.compare command over them; exits non-zero if any run failed.
+delivery_repeat_seeds() {
+    [ -z "$output_path" ] || delivery_die "--repeat_seeds needs the default output folders (drop --output_path)"
+    local root="${OUTPUT_ROOT:-$MODEL_DIR/test/output}" first=${seed:-12345} i s rc=0 dirs=()
+    for ((i = 0; i < repeat_seeds; i++)); do
+        s=$((first + i))
+        echo "=== seed $s ($((i + 1)) of $repeat_seeds): $root/seed_$s/$ASCEND_DEVICE_ID"
+        OUTPUT_ROOT="$root/seed_$s" bash "$0" "${DELIVERY_ARGS[@]}" --repeat_seeds=1 --seed="$s" || rc=1
+        dirs+=("$root/seed_$s/$ASCEND_DEVICE_ID")
+    done
+    echo "=== $repeat_seeds seeds:"
+    for i in "${dirs[@]}"; do
+        echo "    $i: $(grep -h -E '^Final (Precision|Performance ms/step)' \
+            "$i/train_${RUN_NAME:-$RUN_KIND}_${ASCEND_DEVICE_ID}.log" 2>/dev/null | tr '\n' ' ')"
+    done
+    echo "compare them with another side's runs: python -m common.compare --base=$(IFS=,; echo "${dirs[*]}") --test=..."
+    exit "$rc"
+}
+
 # The shared flags, from their values when the run starts (a model's setup may still fill
 # defaults such as iterations_per_loop after delivery_parse_args); delivery_run appends them.
 delivery_common_flags_array() {
     DELIVERY_COMMON_FLAGS=(--precision_mode="$precision_mode" --device="$device" --results_json="$RUN_DIR/results.json")
     local key
-    for key in iterations_per_loop loss_scale over_dump data_dump_flag data_dump_step profiling autotune; do
+    for key in iterations_per_loop loss_scale over_dump data_dump_flag data_dump_step data_dump_mode \
+               data_dump_filter profiling autotune seed; do
         [ -z "${!key}" ] || DELIVERY_COMMON_FLAGS+=("--$key=${!key}")
     done
 }
@@ -146,6 +182,7 @@ delivery_common_flags_array() {
 # delivery_demo_data NAME [MODULE]: MODULE (default common.demo_data) is run as python -m MODULE NAME.
 delivery_demo_data() {
     delivery_note "no --data_path given: running the EMBEDDED DEMO ($1), not a benchmark data set"
+    DELIVERY_DEMO=1
     data_path=$(cd "$REPO_ROOT" && "$PYTHON" -m "${2:-common.demo_data}" "$1") \
         || { echo "error: could not prepare the embedded data '$1'" >&2; return 1; }
 }
@@ -171,9 +208,14 @@ delivery_run() {
     if [ "$rc" = 0 ]; then
         "$PYTHON" -m common.report --results="$RUN_DIR/results.json" --network="$Network" --kind="$RUN_KIND" \
             --log_dir="$RUN_DIR" --e2e_sec="$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", b-a}')" \
-            2>&1 | tee -a "$log"
+            --targets="$MODEL_DIR/targets.json" --run_name="$RUN_NAME" --demo="$DELIVERY_DEMO" \
+            ${target_precision:+--target_precision="$target_precision"} ${target_fps:+--target_fps="$target_fps"} \
+            --enforce_targets="$enforce_targets" 2>&1 | tee -a "$log"
         rc=${PIPESTATUS[0]}
     fi
+    # 4: --enforce_targets and a status is NOK: the run itself succeeded, its outputs are kept
+    local gate=0
+    if [ "$rc" = 4 ]; then gate=4; rc=0; fi
     cp -- "$log" "$LOG_DIR/train_${ASCEND_DEVICE_ID}.log.tmp" && mv -- "$LOG_DIR/train_${ASCEND_DEVICE_ID}.log.tmp" "$LOG_DIR/train_${ASCEND_DEVICE_ID}.log"
     if [ "$rc" != 0 ]; then
         mv -- "$log" "${RUN_LOG%.log}.failed.log"
@@ -217,4 +259,8 @@ delivery_run() {
     [ "$DEFAULT_OUTPUT" = 1 ] && delivery_promote "$RUN_DIR/ckpt" "$FINAL_OUTPUT"
     rm -rf -- "$RUN_DIR"
     echo "outputs: $LOG_DIR (log $(basename "$RUN_LOG"), results $(basename "$RESULTS_JSON")$([ "$DEFAULT_OUTPUT" = 1 ] && echo ", checkpoints $(basename "$FINAL_OUTPUT")/"))"
+    if [ "$gate" != 0 ]; then    # the reason, alone on stderr as every failure's
+        grep '^error: --enforce_targets' "$RUN_LOG" | tail -n 1 >&2
+        exit "$gate"
+    fi
 }
