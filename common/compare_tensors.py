@@ -1,12 +1,14 @@
 """Compare two tensor dumps tensor by tensor and name the first one that diverges.
 
     python -m common.compare_tensors --base=DUMP_A --test=DUMP_B [--cosine_threshold=C]
-        [--error_tolerance=E] [--filter=REGEX] [--step=N] [--output_dir=DIR] [--rows=40]
+        [--error_tolerance=E] [--filter=REGEX] [--ignore=REGEX] [--step=N] [--output_dir=DIR]
+        [--rows=40]
 
 A dump is a folder written by common/tensor_dump.py (`.../data_dump/step_N` with its index.json;
 or `.../data_dump` with `--step`, or with a single step in it), or a folder of `.npy` files converted
-from an Ascend dump by Ascend's own tool (`msaccucmp.py convert -d <dump dir> -out <npy dir>`,
-files named `<op type>.<op name>.<task>.<stream>.<timestamp>.<input|output>.<index>.npy`).
+from an Ascend dump by Ascend's own tool (`python3 <toolkit>/tools/operator_cmp/compare/
+msaccucmp.py convert -d <dump dir> -out <npy dir>`, files named `<op type>.<op name>.<task>.<stream>.
+<timestamp>.<input|output>.<index>[.<shape, e.g. 8x128>].npy`; the outputs are compared).
 
 Tensors are matched by op name and output slot. Ascend dumps write an op name with `/` as `_`,
 so a name without an exact match is matched on that normalised form; a tensor that only one side
@@ -56,6 +58,7 @@ try:
 except ImportError:  # pragma: no cover - run as a script from inside common/
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from common import atomic_io
+from common.compare import _Parser   # one-line usage errors, exit 2, as common.compare
 
 # (cosine threshold, error tolerance) by the precision that ran; see the docstring.
 THRESHOLDS = {"16-bit": (0.9, 1.0), "32-bit": (0.999, 1e-3)}
@@ -64,7 +67,7 @@ DEFAULT_ROWS = 40
 NEAR_ZERO = 1e-3
 EXIT_SAME, EXIT_DIVERGED, EXIT_USAGE = 0, 1, 2
 _ASCEND_NAME = re.compile(r"^(?P<type>[^.]+)\.(?P<op>.+)\.(?P<task>\d+)\.(?P<stream>\d+)\."
-                          r"(?P<ts>\d+)\.(?P<io>input|output)\.(?P<index>\d+)\.npy$")
+                          r"(?P<ts>\d+)\.(?P<io>input|output)\.(?P<index>\d+)(\.[0-9x]+)?\.npy$")
 
 
 class DumpError(ValueError):
@@ -304,7 +307,7 @@ def precision_class(base, test):
     return "16-bit" if any(t.dtype in SIXTEEN_BIT for t in list(base) + list(test)) else "32-bit"
 
 
-def compare_dumps(base, test, cosine_threshold=None, tolerance=None, name_filter=None):
+def compare_dumps(base, test, cosine_threshold=None, tolerance=None, name_filter=None, ignore=None):
     """The comparison of two tensor lists: rows in base order, the first divergence, unmatched.
     Thresholds left None follow the precision that ran (THRESHOLDS)."""
     kind = precision_class(base, test)
@@ -313,8 +316,10 @@ def compare_dumps(base, test, cosine_threshold=None, tolerance=None, name_filter
     if tolerance is None:
         tolerance = THRESHOLDS[kind][1]
     pattern = re.compile(name_filter) if name_filter else None
+    skip = re.compile(ignore) if ignore else None
     pairs, only_base, only_test = match_tensors(base, test)
-    pairs = [(b, t) for b, t in pairs if pattern is None or pattern.search(b.op)]
+    pairs = [(b, t) for b, t in pairs if (pattern is None or pattern.search(b.op))
+             and (skip is None or not skip.search(b.op))]
     rows = []
     for b, t in pairs:
         m = tensor_metrics(b.value(), t.value())
@@ -426,12 +431,6 @@ def _csv_text(rows):
     return buf.getvalue()
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        sys.stderr.write("%s: error: %s\n" % (self.prog, message))
-        sys.exit(EXIT_USAGE)
-
-
 def _fraction(text):
     try:
         value = float(text)
@@ -465,6 +464,10 @@ def build_parser():
                    help="a tensor whose max abs error exceeds this fraction of its max |base| "
                         "diverges (default: 1.0 with 16-bit tensors in either dump, else 0.001)")
     p.add_argument("--filter", default=None, help="compare only ops whose name matches this regex")
+    p.add_argument("--ignore", default=None,
+                   help="leave out ops whose name matches this regex (differences known to be "
+                        "harmless, e.g. 'attention/self/key/(bias|BiasAdd)': BERT's key bias cannot "
+                        "change the attention, so its updates follow rounding noise)")
     p.add_argument("--output_dir", default=None,
                    help="where tensor_compare.csv / .json go (default: the test dump's folder)")
     p.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="table rows on stdout (the CSV has all)")
@@ -475,11 +478,12 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.filter:
-            try:
-                re.compile(args.filter)
-            except re.error as exc:
-                raise DumpError("--filter is not a regular expression (%s)" % exc)
+        for flag in ("filter", "ignore"):
+            if getattr(args, flag):
+                try:
+                    re.compile(getattr(args, flag))
+                except re.error as exc:
+                    raise DumpError("--%s is not a regular expression (%s)" % (flag, exc))
         loaded = []
         for which in ("base", "test"):
             try:
@@ -487,7 +491,8 @@ def main(argv=None):
             except DumpError as exc:
                 raise DumpError("--%s: %s" % (which, exc))
         (base_dir, base, _), (test_dir, test, _) = loaded
-        result = compare_dumps(base, test, args.cosine_threshold, args.error_tolerance, args.filter)
+        result = compare_dumps(base, test, args.cosine_threshold, args.error_tolerance, args.filter,
+                               args.ignore)
         if not result["rows"]:
             raise DumpError("no tensor of %s matches one of %s by op name" % (test_dir, base_dir))
         out_dir = args.output_dir or test_dir

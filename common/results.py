@@ -96,7 +96,10 @@ class RunRecorder:
         if not self.step_times:
             return None, 0
         skip = min(self.skip_steps, len(self.step_times) // 2)
-        kept = [s for _, s in self.step_times[skip:]]
+        # a step whose tensors were written to disk (--data_dump_step) measures the dump
+        dumped = {int(d.split("_")[-1]) for d in self.dumper.dumped} if self.dumper else set()
+        kept = [s for step, s in self.step_times[skip:] if step not in dumped] or \
+            [s for _, s in self.step_times[skip:]]
         return 1000.0 * sum(kept) / len(kept), skip
 
     def timing_note(self):
@@ -154,14 +157,17 @@ class RunRecorder:
             if found:
                 first = found[0]
                 notes.append("over_dump: %d step(s) with NaN/Inf; the first at step %d arose at "
-                             "%s:%d (%s); dumps in %s" % (
+                             "%s:%d (%s); dumps in over_dump/ of the output folder" % (
                                  len(found), first["step"], first["op"], first["slot"],
-                                 first["op_type"] or "?", os.path.dirname(first["dump"])))
+                                 first["op_type"] or "?"))
             else:
                 notes.append("over_dump: no step had a NaN/Inf tensor")
         if self.dumper and self.dumper.dumped:
-            notes.append("data_dump: %d step(s) dumped under %s" % (
-                len(self.dumper.dumped), os.path.dirname(self.dumper.dumped[0])))
+            notes.append("data_dump: step(s) %s dumped in data_dump/ of the output folder; "
+                         "ms/step leaves them out" % ", ".join(d.split("_")[-1] for d in self.dumper.dumped))
+        if self.dumper and self.dumper.over_dump:
+            notes.append("over_dump: every step ran under the debugger's watch: ms/step is not a "
+                         "performance figure")
         return notes
 
     def fingerprint(self):

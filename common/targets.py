@@ -12,7 +12,8 @@ pretrain_acc, ...):
 `demo` applies to runs on the embedded demo data; `reference` to the task of the results (the
 original deliveries' and papers' figures) with the user's own data. A performance figure holds only
 where it was measured: a reference fps only on its `fps_device` (an Ascend figure says nothing
-about a CPU), a demo fps only on a CPU of the same model and ISA as `machine`. `--target_precision`
+about a CPU), a demo fps only on a CPU of the same model and ISA as `machine` and with the
+`precision_mode` it was measured in. `--target_precision`
 / `--target_fps` override both.
 
 Statuses (this project's reading of ModelZoo's modelzoo_level.txt values):
@@ -77,6 +78,10 @@ def resolve(targets, run_name, results, demo, target_precision=None, target_fps=
                       "machine is %s %s (pass --target_fps)" % (
                           " ".join(str(v) for v in spec["machine"].values()),
                           machine.get("cpu"), machine.get("isa"))}
+    elif demo and spec.get("precision_mode") and spec["precision_mode"] != results.get("precision_mode"):
+        out["fps"] = {"target": None, "why": "the demo throughput target is for --precision_mode=%s; "
+                      "this run is %s (pass --target_fps)" % (spec["precision_mode"],
+                                                             results.get("precision_mode"))}
     elif not demo and spec.get("fps_device") and spec["fps_device"] != device:
         out["fps"] = {"target": None, "why": "the reference throughput is an %s figure; this run is on "
                       "%s (pass --target_fps)" % (spec["fps_device"], device)}

@@ -212,8 +212,9 @@ class TensorDumper:
         self._tensors = None
         self._graph = None
         self._raw = None
-        self.dumped = []           # folders written
-        self.overflows = []        # [{"step", "op", "op_type", "slot", "nonfinite_ops"}]
+        # Paths are relative to the output folder (the delivery scripts move it when the run ends).
+        self.dumped = []           # folders written, "data_dump/step_N"
+        self.overflows = []        # [{"step", "op", "op_type", "slot", "nonfinite_tensors", "dump"}]
 
     def run_options(self, step, graph):
         """RunOptions watching this step's tensors, or None when the step is not dumped."""
@@ -243,10 +244,10 @@ class TensorDumper:
             meta = {"step": step, "mode": self.mode, "filter": self.name_filter,
                     "precision": self.precision, "source": "tfdbg DebugIdentity"}
             if step in self.steps and not self.over_dump:
-                self.dumped.append(write_dump(records, os.path.join(
-                    self.root, "data_dump", "step_%d" % step), meta))
-                print("data_dump: step %d: %d tensors in %s" % (step, len(records),
-                                                                 self.dumped[-1]), flush=True)
+                write_dump(records, os.path.join(self.root, "data_dump", "step_%d" % step), meta)
+                self.dumped.append("data_dump/step_%d" % step)
+                print("data_dump: step %d: %d tensors in %s of the output folder" % (
+                    step, len(records), self.dumped[-1]), flush=True)
             if self.over_dump and overflow is not False:
                 self._inspect_overflow(step, records, meta)
         finally:
@@ -266,13 +267,15 @@ class TensorDumper:
         meta = dict(meta, first_nonfinite={"op": origin["op"], "slot": origin["slot"],
                                            "op_type": origin["op_type"]},
                     nonfinite_ops=[r["op"] for r in bad])
-        path = write_dump(kept, os.path.join(self.root, "over_dump", "step_%d" % step), meta)
+        write_dump(kept, os.path.join(self.root, "over_dump", "step_%d" % step), meta)
+        path = "over_dump/step_%d" % step
         self.overflows.append({"step": step, "op": origin["op"], "slot": origin["slot"],
                                "op_type": origin["op_type"], "nonfinite_tensors": len(bad),
                                "dump": path})
         print("over_dump: step %d: first non-finite output at %s:%d (%s), %d non-finite "
-              "tensor(s); %s" % (step, origin["op"], origin["slot"], origin["op_type"] or "?",
-                                 len(bad), path), flush=True)
+              "tensor(s); %s of the output folder" % (step, origin["op"], origin["slot"],
+                                                       origin["op_type"] or "?", len(bad), path),
+              flush=True)
 
     def summary(self):
         """For the results JSON."""

@@ -112,7 +112,8 @@ def test_ascend_npy_names_match_by_normalised_op_name(tmp_path):
     ascend = tmp_path / "ascend"
     ascend.mkdir()
     for order, (op, value, _, _) in enumerate(_chain()):
-        np.save(ascend / ("MatMul.%s.3.1.%d.output.0.npy" % (op.replace("/", "_"), 1000 + order)),
+        shape = "x".join(str(d) for d in np.shape(value))     # msaccucmp's names carry the shape
+        np.save(ascend / ("MatMul.%s.3.1.%d.output.0.%s.npy" % (op.replace("/", "_"), 1000 + order, shape)),
                 np.asarray(value, np.float16))
     np.save(ascend / "MatMul.layer_0_MatMul.3.1.999.input.0.npy", np.zeros(3))  # inputs are skipped
     folder, tensors, kind = ct.load_dump(str(ascend))
@@ -136,6 +137,9 @@ def test_command_table_csv_json_and_exit_codes(tmp_path):
     assert summary["first_divergence"]["op"] == "layer_0/w/read" and summary["compared"] == 4
     csv_lines = open(os.path.join(b, "tensor_compare.csv")).read().splitlines()
     assert csv_lines[0].startswith("order,op,slot") and len(csv_lines) == 5
+    ignored = run_cli("--base=%s" % a, "--test=%s" % b, "--ignore=w/read$|MatMul|Tanh",
+                      "--output_dir=%s" % (tmp_path / "out"))
+    assert ignored.returncode == 0 and "Compared 1 tensors" in ignored.stdout
     same = run_cli("--base=%s" % a, "--test=%s" % a, "--output_dir=%s" % (tmp_path / "out"))
     assert same.returncode == 0 and "NO DIVERGENCE" in same.stdout
     bad = run_cli("--base=%s" % (tmp_path / "nowhere"), "--test=%s" % a)

@@ -11,13 +11,15 @@ from conftest import REPO_ROOT
 from test_e2e_tiny import run_delivery
 
 MACHINE = {"cpu": "AMD EPYC", "isa": "AVX-512 (+BF16, VNNI)"}
-TARGETS = {"acc": {"demo": {"precision": 0.8, "fps": 100.0, "machine": MACHINE, "source": "here"},
+TARGETS = {"acc": {"demo": {"precision": 0.8, "fps": 100.0, "machine": MACHINE, "source": "here",
+                            "precision_mode": "allow_mix_precision"},
                    "reference": {"MRPC": {"precision": 0.84, "fps": 384.0, "fps_device": "npu",
                                           "source": "paper"}}}}
 
 
 def results(task="MRPC", device="cpu", cpu="AMD EPYC", isa="AVX-512 (+BF16, VNNI)", acc=0.83, fps=90.0):
     return {"task": task, "device": device, "throughput": fps, "throughput_unit": "sentences/sec",
+            "precision_mode": "allow_mix_precision",
             "precision_metric": {"name": "Accuracy", "value": acc},
             "fingerprint": {"device": {"cpu": cpu, "isa": isa}}}
 
@@ -32,6 +34,8 @@ def test_bands_of_the_statuses():
 def test_which_target_holds():
     demo = targets.resolve(TARGETS, "acc", results(task="MRPC (embedded demo)"), demo=True)
     assert demo["precision"]["target"] == 0.8 and demo["fps"]["target"] == 100.0
+    fp32 = targets.resolve(TARGETS, "acc", dict(results(), precision_mode="force_fp32"), demo=True)
+    assert fp32["fps"]["target"] is None and "--precision_mode=allow_mix_precision" in fp32["fps"]["why"]
     other_cpu = targets.resolve(TARGETS, "acc", results(isa="AVX2"), demo=True)
     assert other_cpu["fps"]["target"] is None and "measured on AMD EPYC" in other_cpu["fps"]["why"]
     reference = targets.resolve(TARGETS, "acc", results(), demo=False)
@@ -70,3 +74,19 @@ def test_enforced_target_fails_the_run_but_keeps_its_outputs(tmp_path):
     assert case.index("TrainAccuracy") < case.index("PrecisionStatus")     # the originals' keys first
     bad, _ = run_delivery(tmp_path, "--device=cpu", "--target_fps=fast")
     assert bad.returncode == 1 and bad.stderr.strip() == "error: --target_fps must be a number, got 'fast'"
+
+
+def test_modelzoo_level_takes_the_worst_checked_status(tmp_path):
+    from common import modelzoo_level
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for name, statuses in (("acc", {"PrecisionStatus": "POK", "PerfStatus": "OK"}),
+                           ("perf", {"PrecisionStatus": None, "PerfStatus": "NOK"})):
+        (runs / ("results_%s.json" % name)).write_text(json.dumps(
+            {"targets": {k: {"status": v} for k, v in statuses.items()}}))
+    model = tmp_path / "Model"
+    model.mkdir()
+    assert modelzoo_level.main([str(model), "--runs=%s" % runs]) == 0
+    assert (model / "modelzoo_level.txt").read_text() == \
+        "FuncStatus:OK\nPerfStatus:NOK\nPrecisionStatus:POK\n"
+    assert modelzoo_level.main([str(model), "--runs=%s" % (tmp_path / "none")]) == 1

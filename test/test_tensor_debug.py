@@ -152,15 +152,17 @@ def test_over_dump_names_the_op_where_inf_first_arose(tmp_path):
     results = json.loads((out / "results_acc.json").read_text())
     [found] = results["tensor_dumps"]["overflow_dumps"]
     assert found["step"] == 3 and found["op"].endswith("planted_overflow")
-    index = json.load(open(os.path.join(found["dump"], "index.json")))
+    assert found["dump"] == "over_dump/step_3"                   # relative: the folder is moved
+    dump = os.path.join(str(tmp_path / "planted"), found["dump"])
+    index = json.load(open(os.path.join(dump, "index.json")))
     tensors = {t["op"]: t for t in index["tensors"]}
     origin = tensors[found["op"]]
-    values = np.load(os.path.join(found["dump"], origin["file"]))
+    values = np.load(os.path.join(dump, origin["file"]))
     assert np.isinf(values).any()
     for name in origin["inputs"]:        # what it read was finite: the Inf arose in this op
         op = name.rsplit(":", 1)[0]
-        assert np.isfinite(np.load(os.path.join(found["dump"], tensors[op]["file"]))).all()
-    assert not os.path.exists(os.path.join(os.path.dirname(found["dump"]), "step_2"))
+        assert np.isfinite(np.load(os.path.join(dump, tensors[op]["file"]))).all()
+    assert not os.path.exists(os.path.join(os.path.dirname(dump), "step_2"))
 
 
 def test_bad_dump_flags_are_refused_before_anything_runs(tmp_path):
