@@ -7,7 +7,6 @@ a run too short for that keeps at least half its steps timed and says so (`timin
 The JSON is written by common/atomic_io (temp name, then rename).
 """
 import contextlib
-import os
 import time
 
 from common import atomic_io
@@ -97,7 +96,7 @@ class RunRecorder:
             return None, 0
         skip = min(self.skip_steps, len(self.step_times) // 2)
         # a step whose tensors were written to disk (--data_dump_step) measures the dump
-        dumped = {int(d.split("_")[-1]) for d in self.dumper.dumped} if self.dumper else set()
+        dumped = set(self.dumper.dumped_steps) if self.dumper else set()
         kept = [s for step, s in self.step_times[skip:] if step not in dumped] or \
             [s for _, s in self.step_times[skip:]]
         return 1000.0 * sum(kept) / len(kept), skip
@@ -164,7 +163,7 @@ class RunRecorder:
                 notes.append("over_dump: no step had a NaN/Inf tensor")
         if self.dumper and self.dumper.dumped:
             notes.append("data_dump: step(s) %s dumped in data_dump/ of the output folder; "
-                         "ms/step leaves them out" % ", ".join(d.split("_")[-1] for d in self.dumper.dumped))
+                         "ms/step leaves them out" % ", ".join(str(s) for s in self.dumper.dumped_steps))
         if self.dumper and self.dumper.over_dump:
             notes.append("over_dump: every step ran under the debugger's watch: ms/step is not a "
                          "performance figure")

@@ -26,7 +26,6 @@ first one arose (an op whose output is non-finite while its inputs are finite; t
 execution order), and the recorder reports that op. Watching every step is slow (each tensor goes
 through the file system): it is a debugging mode, not a benchmark one.
 """
-import json
 import os
 import re
 import shutil
@@ -276,6 +275,10 @@ class TensorDumper:
               "tensor(s); %s of the output folder" % (step, origin["op"], origin["slot"],
                                                        origin["op_type"] or "?", len(bad), path),
               flush=True)
+
+    @property
+    def dumped_steps(self):
+        return [int(d.rsplit("_", 1)[1]) for d in self.dumped]
 
     def summary(self):
         """For the results JSON."""
