@@ -29,7 +29,7 @@ from common import checkpoint_utils, cli, npu_runconfig, optimization  # noqa: E
 from common import flags as common_flags  # noqa: E402
 from common.npu_compat import NPUEstimatorSpec  # noqa: E402
 from common.results import RunRecorder  # noqa: E402
-from ResNext50 import build_imagenet_data, modeling, preprocessing  # noqa: E402
+from ResNext50 import build_imagenet_data, checkpoints, modeling, preprocessing  # noqa: E402
 
 IMAGENET_TRAIN_IMAGES = 1281167
 IMAGENET_EVAL_IMAGES = 50000
@@ -116,17 +116,13 @@ def step_line_format(global_batch, num_train_images):
     return line
 
 
-def is_excluded(name, exclude):
-    return any(name.startswith(prefix) for prefix in exclude if prefix)
-
-
 def restore_variables(restore_path, exclude):
     """Initialise the model variables (incl. BN moving statistics) from restore_path, except those
     whose name starts with a prefix in `exclude` and those the checkpoint lacks (a converted
     backbone without classifier). Returns (restored names, fresh names)."""
     model_vars = [v for v in tf.global_variables() if v.op.name.startswith(modeling.MODEL_SCOPE + "/")]
     in_checkpoint = dict(tf.train.list_variables(checkpoint_utils.resolve_checkpoint(restore_path)))
-    restore = [v for v in model_vars if not is_excluded(v.op.name, exclude)
+    restore = [v for v in model_vars if not checkpoints.is_excluded(v.op.name, exclude)
                and v.op.name in in_checkpoint]
     if not restore:
         raise UsageError("--restore_path=%s with --restore_exclude=%s restores no model variable"
@@ -243,85 +239,8 @@ def check_flags():
         os.environ["RANK_SIZE"] = str(FLAGS.rank_size)
 
 
-def kept_checkpoints(folder):
-    state = tf.train.get_checkpoint_state(folder) if os.path.isdir(folder) else None
-    paths = list(state.all_model_checkpoint_paths) if state else []
-    return [p if os.path.isabs(p) else os.path.join(folder, p) for p in paths]
-
-
-def check_checkpoint(path, expected, num_classes, where, remedy, head=True, complete=True):
-    """One-line UsageError when checkpoint `path` cannot serve this run: a classifier of another
-    class count (`remedy` says what to do), or (complete) model variables missing, or variables of
-    other shapes than `expected` {name: shape} (another --model_config)."""
-    shapes = {name: tuple(shape) for name, shape in tf.train.list_variables(path)}
-    kernel = shapes.get(modeling.HEAD_SCOPE + "/kernel")
-    if head and kernel is None:
-        raise UsageError("%s has no classifier (%s/kernel; a converted backbone?): %s"
-                         % (where, modeling.HEAD_SCOPE, remedy))
-    if head and kernel[1] != num_classes:
-        raise UsageError("%s has a %d-class head; this run has %d classes: %s"
-                         % (where, kernel[1], num_classes, remedy))
-    wrong = ["%s: checkpoint %s vs model %s" % (n, list(shapes[n]), list(s))
-             for n, s in sorted(expected.items()) if n in shapes and shapes[n] != s
-             and not n.startswith(modeling.HEAD_SCOPE + "/")]
-    missing = sorted(n for n in expected if n not in shapes) if complete else []
-    problems = wrong[:2] + (["lacks %s" % ", ".join(missing[:2])] if missing else [])
-    if problems:
-        raise UsageError("%s does not fit --model_config=%s: %s"
-                         % (where, FLAGS.model_config, "; ".join(problems)))
-
-
-def check_checkpoints_fit(config, num_classes, model_dir):
-    """Before anything is built or written: every checkpoint this run will read fits it."""
-    expected = modeling.variable_shapes(config, num_classes)
-    if FLAGS.mode == "evaluate":
-        ckpt_dir = FLAGS.ckpt_dir or FLAGS.model_dir
-        for path in kept_checkpoints(ckpt_dir):
-            check_checkpoint(path, expected, num_classes, "--ckpt_dir=%s: %s" % (
-                ckpt_dir, os.path.basename(path)), "give the --num_classes (and --model_config) "
-                "it was trained with")
-        return
-    latest = tf.train.latest_checkpoint(model_dir) if os.path.isdir(model_dir) else None
-    if latest:
-        if not any(name.endswith("/Momentum") for name, _ in tf.train.list_variables(latest)):
-            raise UsageError("--model_dir=%s holds %s without optimizer state (a converted or "
-                             "exported checkpoint): give it as --restore_path (the scripts' "
-                             "--model_path) and a new --model_dir" % (model_dir, os.path.basename(latest)))
-        check_checkpoint(latest, expected, num_classes, "--model_dir=%s (the scripts' "
-                         "--output_path) holds %s, which" % (model_dir, os.path.basename(latest)),
-                         "training would resume it; use a new --output_path / --model_dir")
-    if FLAGS.restore_path:
-        head_restored = not is_excluded(modeling.HEAD_SCOPE + "/kernel", FLAGS.restore_exclude)
-        check_checkpoint(checkpoint_utils.resolve_checkpoint(FLAGS.restore_path), expected,
-                         num_classes, "--restore_path=%s" % FLAGS.restore_path,
-                         "leave --restore_exclude=%s to start a new classifier, or give the "
-                         "--num_classes it has" % modeling.HEAD_SCOPE, head=head_restored,
-                         complete=False)
-
-
-def train_leaving_no_untrained_checkpoint(estimator, input_fn, max_steps, model_dir):
-    """estimator.train; if it fails in a folder that held no checkpoint, the step-0 checkpoint
-    that the Estimator saves before the first step (and its graph and event files) are removed,
-    so that a run failing on its first batch (bad labels, bad images) leaves nothing to resume."""
-    existed = os.path.isdir(model_dir)
-    before = set(os.listdir(model_dir)) if existed else set()
-    had_checkpoint = bool(kept_checkpoints(model_dir))
-    try:
-        estimator.train(input_fn, max_steps=max_steps)
-    except BaseException:
-        latest = tf.train.latest_checkpoint(model_dir) if os.path.isdir(model_dir) else None
-        if not had_checkpoint and latest and checkpoint_utils.checkpoint_step(latest) == 0:
-            for name in set(os.listdir(model_dir)) - before:
-                if name.startswith((os.path.basename(latest) + ".", "events.out.tfevents.")) \
-                        or name in ("checkpoint", "graph.pbtxt"):
-                    os.remove(os.path.join(model_dir, name))
-            if not existed and not os.listdir(model_dir):
-                os.rmdir(model_dir)
-        raise
-
-
 def evaluate_checkpoints(estimator, eval_input_fn, ckpt_dir, table, recorder):
-    paths = kept_checkpoints(ckpt_dir)
+    paths = checkpoints.kept_checkpoints(ckpt_dir)
     if not paths:
         raise UsageError("no checkpoint found in --ckpt_dir=%s" % ckpt_dir)
     result = None
@@ -387,7 +306,8 @@ def run():
     model_fn = model_fn_builder(recorder, config, num_classes, global_batch, num_train,
                                 schedule_steps, warmup_steps, group_conv_impl)
     model_dir = FLAGS.model_dir or FLAGS.ckpt_dir
-    check_checkpoints_fit(config, num_classes, model_dir)
+    checkpoints.check_run_checkpoints(FLAGS.mode, model_dir, FLAGS.ckpt_dir, FLAGS.restore_path,
+                                      FLAGS.restore_exclude, config, num_classes, FLAGS.model_config)
     estimator = npu_runconfig.build_estimator(model_fn, runtime.run_config(model_dir))
     table = EvalTable(global_batch, num_train)
     result = None
@@ -397,7 +317,8 @@ def run():
 
     if FLAGS.mode == "train":
         with recorder.timed("train"):
-            train_leaving_no_untrained_checkpoint(estimator, train_input_fn, max_steps, model_dir)
+            checkpoints.train_leaving_no_untrained_checkpoint(estimator, train_input_fn, max_steps,
+                                                              model_dir)
         if FLAGS.eval:
             with recorder.timed("eval"):
                 result = estimator.evaluate(eval_input_fn)
@@ -408,8 +329,8 @@ def run():
         while current < max_steps:
             current = min(current + step_per_cycle, max_steps)
             with recorder.timed("train"):
-                train_leaving_no_untrained_checkpoint(estimator, train_input_fn, current,
-                                                      model_dir)
+                checkpoints.train_leaving_no_untrained_checkpoint(estimator, train_input_fn,
+                                                                  current, model_dir)
             with recorder.timed("eval"):
                 result = estimator.evaluate(eval_input_fn)
             table.add(result, estimator.latest_checkpoint())
