@@ -249,12 +249,21 @@ def sample_photos():
 
 
 def test_torchvision_eval_preprocessing_matches_pil_and_the_delivery_one_does_not(tf_graph):
+    import io
+    from PIL import Image
     jpeg = tf.placeholder(tf.string, [])
     outputs = {method: preprocessing.preprocess_for_eval(jpeg, 224, method=method)
                for method in preprocessing.EVAL_PREPROCESSINGS}
+    accurate = tf.image.decode_jpeg(jpeg, channels=3, dct_method="INTEGER_ACCURATE")
+    fast = tf.image.decode_jpeg(jpeg, channels=3)   # the delivery's
     std_levels = np.array([0.229, 0.224, 0.225]) * 255   # normalised units -> 0..255 levels
     with tf.Session() as sess:
         for name, data in sample_photos().items():
+            pil = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+            decoded = sess.run({"accurate": accurate, "fast": fast}, {jpeg: data})
+            np.testing.assert_array_equal(decoded["accurate"], pil)   # bit-identical decoding
+            print("%s: fast decoding vs PIL mean %.2f max %d levels" % (
+                name, np.abs(decoded["fast"] - pil).mean(), np.abs(decoded["fast"] - pil).max()))
             want = torchvision_eval_with_pil(data)
             got = sess.run(outputs, {jpeg: data})
             levels = {m: np.abs(v - want) * std_levels for m, v in got.items()}
