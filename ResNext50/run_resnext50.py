@@ -10,7 +10,11 @@ A step line every --iterations_per_loop steps, as the original:
     step  epoch    top1    top5    loss  checkpoint_time
 Defaults are the delivery's: batch 32 per device, Nesterov momentum 0.9, static loss scale 1024,
 linear warm-up for 5 epochs then cosine from 0.1 to 1e-6 over 120 epochs, label smoothing 0.1,
-weight decay 1e-4 on conv/dense kernels only (not BN, not biases), 224x224 images, 1000 classes.
+weight decay 1e-4 on conv/dense kernels only (not BN, not biases), 224x224 images, 1000 classes
+(or what the converter's dataset_info.json in --data_url says). --preprocessing=torchvision
+evaluates with torchvision's eval transform (for weights from ResNext50/convert_torch_checkpoint.py).
+The network pads and normalises as torchvision (configs/resnext50.json: symmetric padding, BN
+epsilon 1e-5); --model_config=configs/resnext50_delivery.json is the delivery's SAME and 1e-4.
 """
 
 import datetime

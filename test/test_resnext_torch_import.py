@@ -212,11 +212,27 @@ def test_checkpoints_that_do_not_fit_the_run_are_named_in_one_line(converted, tm
         assert re.search(pattern, str(info.value)) and "\n" not in str(info.value), str(info.value)
 
 
-def test_evaluate_converted_checkpoint_matches_numpy_and_errors_name_the_head(converted, tmp_path):
+def test_runs_from_converted_checkpoints(converted, tmp_path):
+    """In parallel: --mode=evaluate of the converted checkpoint against numpy; transfer learning
+    on the embedded digits from a converted 1000-class source; a 4-class set's class count and
+    top-5; a bad-label failure; a head mismatch through the CLI; the converter's CLI."""
+    from common import demo_data
+    from ResNext50 import demo_images  # registers the data set
+    del demo_images
+    digits = demo_data.prepare("resnext_digits")
     records = make_image_set(str(tmp_path / "seven"), classes=7, per_class=1, seed=2)
     four = make_image_set(str(tmp_path / "four"), classes=4, per_class=6, seed=3)
     config = os.path.join(converted["dir"], "resnext_config.json")
+    imagenet_like = ref.random_state_dict(seed=4, classes=1000)   # a head that is not the digits'
+    source = ref.save_safetensors(str(tmp_path / "imagenet.safetensors"), imagenet_like)
+    tv = str(tmp_path / "tv")
+    convert_torch_checkpoint.convert(source, tv, num_classes=10)
     runs = {
+        "convert_cli": start(CONVERT, {"source": source, "output_dir": tmp_path / "tv_cli",
+                                       "num_classes": 10}),
+        "transfer": start(RUN, tiny_run(digits, tmp_path / "digits", model_config=config,
+                                        restore_path=tv, eval=True, batch_size=16,
+                                        max_train_steps=16, iterations_per_loop=4)),
         "evaluate": start(RUN, tiny_run(records, tmp_path / "unused", mode="evaluate",
                                         ckpt_dir=converted["dir"], model_config=config,
                                         preprocessing="torchvision")),
@@ -267,24 +283,15 @@ def test_evaluate_converted_checkpoint_matches_numpy_and_errors_name_the_head(co
     # the failed run left nothing to resume (the Estimator had saved model.ckpt-0 before step 0)
     assert not (tmp_path / "bad_labels").exists() or not os.listdir(str(tmp_path / "bad_labels"))
 
+    code, out, err = results["convert_cli"]
+    assert code == 0 and "no classifier written (source 1000 classes, this run 10 classes" in out, err
+    cli_reader, reader = (tf.train.load_checkpoint(d) for d in (str(tmp_path / "tv_cli"), tv))
+    names = sorted(reader.get_variable_to_shape_map())
+    assert sorted(cli_reader.get_variable_to_shape_map()) == names and len(names) > 100
+    for name in names:
+        np.testing.assert_array_equal(cli_reader.get_tensor(name), reader.get_tensor(name))
 
-
-def test_transfer_learning_from_a_converted_checkpoint_on_the_digits(tmp_path):
-    from common import demo_data
-    from ResNext50 import demo_images  # registers the data set
-    del demo_images
-    digits = demo_data.prepare("resnext_digits")
-    sd = ref.random_state_dict(seed=4, classes=1000)   # an "ImageNet" head: not the digits'
-    source = ref.save_safetensors(str(tmp_path / "imagenet.safetensors"), sd)
-    code, out, err = finish(start(CONVERT, {"source": source, "output_dir": tmp_path / "tv",
-                                            "num_classes": 10}))
-    assert code == 0, err[-2000:]
-    assert "no classifier written (source 1000 classes, this run 10 classes" in out
-    config = str(tmp_path / "tv" / "resnext_config.json")
-    code, out, err = finish(start(RUN, tiny_run(digits, tmp_path / "digits", model_config=config,
-                                                restore_path=tmp_path / "tv", eval=True,
-                                                batch_size=16, max_train_steps=16,
-                                                iterations_per_loop=4)))
+    code, out, err = results["transfer"]
     assert code == 0, err[-3000:]
     model_vars = len(modeling.variable_shapes(modeling.ResNextConfig.from_json_file(config), 10))
     assert re.search(r"restored %d variables from .*tv; freshly initialised: "
