@@ -287,7 +287,7 @@ def test_runs_from_converted_checkpoints(converted, tmp_path):
     assert code == 0 and "no classifier written (source 1000 classes, this run 10 classes" in out, err
     cli_reader, reader = (tf.train.load_checkpoint(d) for d in (str(tmp_path / "tv_cli"), tv))
     names = sorted(reader.get_variable_to_shape_map())
-    assert sorted(cli_reader.get_variable_to_shape_map()) == names and len(names) > 100
+    assert sorted(cli_reader.get_variable_to_shape_map()) == names and len(names) > 80
     for name in names:
         np.testing.assert_array_equal(cli_reader.get_tensor(name), reader.get_tensor(name))
 
