@@ -2,7 +2,7 @@
 
 The network of the Ascend ModelZoo ResNext50 delivery:
 
-    stem    pad 3, conv 7x7/2 (64) + BN + ReLU, max-pool 3x3/2 SAME
+    stem    pad 3, conv 7x7/2 (64) + BN + ReLU, max-pool 3x3/2
     stage1  3 blocks, width 128,  out 256,  stride 1
     stage2  4 blocks, width 256,  out 512,  first stride 2
     stage3  6 blocks, width 512,  out 1024, first stride 2
@@ -12,10 +12,17 @@ The network of the Ascend ModelZoo ResNext50 delivery:
 A block (v1, post-activation): 1x1 conv (width) + BN + ReLU, grouped 3x3 conv (width, 32 groups
 of 4 channels, stride s) + BN + ReLU, 1x1 conv (out) + BN with gamma initialised to 0; the
 shortcut is the identity, or a strided 1x1 conv + BN in the first block of a stage; ReLU after
-the sum. BN: decay 0.9, epsilon 1e-4, scale on. Convolutions have no bias; their kernels use
+the sum. BN: decay 0.9, scale on. Convolutions have no bias; their kernels use
 `tf.variance_scaling_initializer()` except the grouped 3x3 kernel, which the reference creates
 with `tf.get_variable`'s default (Glorot uniform). The dense layer uses variance scaling too.
 25,028,904 trainable parameters at 1000 classes.
+
+Two numerical options of the config change no variable (every checkpoint loads under both):
+  * padding: "symmetric" (default) pads the stride-2 3x3 convolutions and the stem max-pool by 1
+    on every side, as torchvision/timm (and TensorFlow's official ResNet) do; "same" is TF's SAME
+    padding, 0 before and 1 after on even inputs, as the Ascend delivery.
+  * batch_norm_epsilon: 1e-5 (default, torchvision/timm) or the delivery's 1e-4.
+configs/resnext50.json states both; configs/resnext50_delivery.json has the delivery's values.
 
 All variables live under the `fp32_vars/` scope like the reference, so its default
 `restore_exclude=['fp32_vars/dense']` keeps meaning "everything but the classifier".
@@ -36,7 +43,9 @@ import tensorflow.compat.v1 as tf
 from common import cpu_features
 
 BATCH_NORM_DECAY = 0.9
-BATCH_NORM_EPSILON = 1e-4
+BATCH_NORM_EPSILON = 1e-5          # torchvision's / timm's; the delivery's is 1e-4
+DELIVERY_BATCH_NORM_EPSILON = 1e-4
+PADDINGS = ("symmetric", "same")   # of the stride-2 3x3 convs and the stem max-pool
 MODEL_SCOPE = "fp32_vars"
 HEAD_SCOPE = MODEL_SCOPE + "/dense"
 MIN_IMAGE_SIZE = 32  # five stride-2 steps: 32 px is the smallest input with a 1x1 final map
@@ -55,15 +64,28 @@ class ResNextConfig(object):
     cardinality:  number of groups of the 3x3 conv, 32 (so 4 channels per group in stage 1).
     expansion:    block output channels = expansion * width, 2.
     stem_filters: channels of the 7x7 stem conv, 64.
+    padding:      "symmetric" (1 on each side, torchvision's) or "same" (TF SAME, the delivery's)
+                  for the stride-2 3x3 convolutions and the stem max-pool.
+    batch_norm_epsilon: 1e-5 (torchvision's) or 1e-4 (the delivery's).
     """
 
+    KEYS = ("layer_counts", "widths", "cardinality", "expansion", "stem_filters", "padding",
+            "batch_norm_epsilon")
+
     def __init__(self, layer_counts=(3, 4, 6, 3), widths=(128, 256, 512, 1024), cardinality=32,
-                 expansion=2, stem_filters=64):
+                 expansion=2, stem_filters=64, padding="symmetric",
+                 batch_norm_epsilon=BATCH_NORM_EPSILON):
         self.layer_counts = [int(n) for n in layer_counts]
         self.widths = [int(w) for w in widths]
         self.cardinality = int(cardinality)
         self.expansion = int(expansion)
         self.stem_filters = int(stem_filters)
+        self.padding = str(padding)
+        self.batch_norm_epsilon = float(batch_norm_epsilon)
+        if self.padding not in PADDINGS:
+            raise ValueError("padding must be one of %s, got %r" % ("|".join(PADDINGS), padding))
+        if not self.batch_norm_epsilon > 0:
+            raise ValueError("batch_norm_epsilon must be > 0, got %r" % batch_norm_epsilon)
         if len(self.layer_counts) != len(self.widths) or not self.layer_counts:
             raise ValueError("layer_counts and widths must be non-empty lists of the same length")
         for width in self.widths:
@@ -73,23 +95,27 @@ class ResNextConfig(object):
 
     @classmethod
     def from_dict(cls, values):
-        known = ("layer_counts", "widths", "cardinality", "expansion", "stem_filters")
-        unknown = sorted(set(values) - set(known) - {"description"})
+        unknown = sorted(set(values) - set(cls.KEYS) - {"description"})
         if unknown:
             raise ValueError("unknown ResNeXt config keys: %s" % ", ".join(unknown))
-        return cls(**{k: values[k] for k in known if k in values})
+        return cls(**{k: values[k] for k in cls.KEYS if k in values})
 
     @classmethod
     def from_json_file(cls, path):
         if not os.path.isfile(path):
             raise ValueError("model config %s does not exist" % path)
         with open(path) as f:
-            return cls.from_dict(json.load(f))
+            try:
+                values = json.load(f)
+            except ValueError as exc:
+                raise ValueError("model config %s is not valid JSON: %s" % (path, exc))
+        try:
+            return cls.from_dict(values)
+        except (TypeError, ValueError) as exc:
+            raise ValueError("model config %s: %s" % (path, exc))
 
     def to_dict(self):
-        return {"layer_counts": self.layer_counts, "widths": self.widths,
-                "cardinality": self.cardinality, "expansion": self.expansion,
-                "stem_filters": self.stem_filters}
+        return {key: getattr(self, key) for key in self.KEYS}
 
 
 def choose_group_conv(impl="auto", device="cpu"):
@@ -121,26 +147,36 @@ def resolve_group_conv_impl(impl="auto", device="cpu"):
     return choose_group_conv(impl, device)[0]
 
 
-def grouped_conv2d(inputs, kernel, stride, groups, impl):
-    """3x3 grouped convolution, SAME padding.
+def pad_symmetric(inputs, amount):
+    """[N, H, W, C] -> [N, H + 2 * amount, W + 2 * amount, C], zeros on every side."""
+    return tf.pad(inputs, [[0, 0], [amount, amount], [amount, amount], [0, 0]])
+
+
+def grouped_conv2d(inputs, kernel, stride, groups, impl, padding="same"):
+    """3x3 grouped convolution.
 
     inputs: [N, H, W, C] float; kernel: [3, 3, C // groups, C_out], C_out % groups == 0.
     Returns [N, ceil(H / stride), ceil(W / stride), C_out]. Group g sees input channels
     [g*C/groups, (g+1)*C/groups) and produces output channels [g*C_out/groups, ...).
+    padding "same": TF SAME; "symmetric": 1 on every side (torchvision's padding=1), which
+    differs from SAME only at stride 2 on even sizes (SAME pads 0 before and 1 after).
     """
     strides = [1, stride, stride, 1]
+    mode = "SAME"
+    if padding == "symmetric" and stride > 1:
+        inputs, mode = pad_symmetric(inputs, 1), "VALID"
     if impl == "grouped":
-        return tf.nn.conv2d(inputs, kernel, strides=strides, padding="SAME")
+        return tf.nn.conv2d(inputs, kernel, strides=strides, padding=mode)
     if impl != "split":
         raise ValueError("grouped_conv2d impl must be 'grouped' or 'split', got %r" % impl)
     input_groups = tf.split(inputs, groups, axis=3)
     kernel_groups = tf.split(kernel, groups, axis=3)
-    outputs = [tf.nn.conv2d(x, k, strides=strides, padding="SAME")
+    outputs = [tf.nn.conv2d(x, k, strides=strides, padding=mode)
                for x, k in zip(input_groups, kernel_groups)]
     return tf.concat(outputs, axis=3)
 
 
-def batch_norm(inputs, training, name, zero_gamma=False):
+def batch_norm(inputs, training, name, zero_gamma=False, epsilon=BATCH_NORM_EPSILON):
     """Fused batch normalisation of [N, H, W, C] over N, H, W (same variables as tf.layers:
     gamma, beta, moving_mean, moving_variance). In training the batch statistics normalise and
     the moving averages are updated by ops put in the UPDATE_OPS collection (decay 0.9), which
@@ -157,10 +193,10 @@ def batch_norm(inputs, training, name, zero_gamma=False):
         if not training:
             outputs, _, _ = tf.nn.fused_batch_norm(
                 inputs, gamma, beta, mean=moving_mean, variance=moving_variance,
-                epsilon=BATCH_NORM_EPSILON, is_training=False)
+                epsilon=epsilon, is_training=False)
             return outputs
         outputs, batch_mean, batch_variance = tf.nn.fused_batch_norm(
-            inputs, gamma, beta, epsilon=BATCH_NORM_EPSILON, is_training=True)
+            inputs, gamma, beta, epsilon=epsilon, is_training=True)
         for moving, value in ((moving_mean, batch_mean), (moving_variance, batch_variance)):
             update = tf.assign_sub(moving, (moving - value) * (1.0 - BATCH_NORM_DECAY))
             tf.add_to_collection(UPDATE_OPS, update)
@@ -187,26 +223,27 @@ def dense(inputs, units, name):
     return tf.nn.bias_add(tf.matmul(inputs, kernel), bias)
 
 
-def bottleneck_block(inputs, width, out_filters, stride, cardinality, training, group_conv_impl):
+def bottleneck_block(inputs, width, out_filters, stride, cardinality, training, group_conv_impl,
+                     padding="same", epsilon=BATCH_NORM_EPSILON):
     """One ResNeXt block: [N, H, W, C_in] -> [N, H/stride, W/stride, out_filters]."""
     in_filters = inputs.get_shape().as_list()[3]
     if in_filters == out_filters and stride == 1:
         shortcut = inputs
-    else:
+    else:   # a 1x1 kernel: SAME and symmetric padding are both none
         shortcut = conv2d(inputs, out_filters, 1, stride, name="shortcut_conv")
-        shortcut = batch_norm(shortcut, training, name="shortcut_bn")
+        shortcut = batch_norm(shortcut, training, name="shortcut_bn", epsilon=epsilon)
 
     x = conv2d(inputs, width, 1, 1, name="conv1")
-    x = tf.nn.relu(batch_norm(x, training, name="bn1"))
+    x = tf.nn.relu(batch_norm(x, training, name="bn1", epsilon=epsilon))
 
     with tf.variable_scope("conv2"):
         kernel = tf.get_variable("kernel", shape=[3, 3, width // cardinality, width],
                                  dtype=tf.float32, initializer=tf.glorot_uniform_initializer())
-    x = grouped_conv2d(x, kernel, stride, cardinality, group_conv_impl)
-    x = tf.nn.relu(batch_norm(x, training, name="bn2"))
+    x = grouped_conv2d(x, kernel, stride, cardinality, group_conv_impl, padding)
+    x = tf.nn.relu(batch_norm(x, training, name="bn2", epsilon=epsilon))
 
     x = conv2d(x, out_filters, 1, 1, name="conv3")
-    x = batch_norm(x, training, name="bn3", zero_gamma=True)
+    x = batch_norm(x, training, name="bn3", zero_gamma=True, epsilon=epsilon)
     return tf.nn.relu(x + shortcut)
 
 
@@ -218,21 +255,37 @@ def resnext_logits(images, num_classes, training, config=None, group_conv_impl="
     """
     config = config or ResNextConfig()
     impl = resolve_group_conv_impl(group_conv_impl)
+    epsilon = config.batch_norm_epsilon
     with tf.variable_scope(MODEL_SCOPE):
         with tf.variable_scope("stem"):
-            x = tf.pad(images, [[0, 0], [3, 3], [3, 3], [0, 0]])
+            x = pad_symmetric(images, 3)
             x = conv2d(x, config.stem_filters, 7, 2, name="conv", padding="VALID")
-            x = tf.nn.relu(batch_norm(x, training, name="bn"))
-            x = tf.nn.max_pool(x, ksize=[1, 3, 3, 1], strides=[1, 2, 2, 1], padding="SAME")
+            x = tf.nn.relu(batch_norm(x, training, name="bn", epsilon=epsilon))
+            if config.padding == "symmetric":
+                # zeros are -inf here: the input is a ReLU's (>= 0) and every window has a pixel
+                x = tf.nn.max_pool(pad_symmetric(x, 1), ksize=[1, 3, 3, 1],
+                                   strides=[1, 2, 2, 1], padding="VALID")
+            else:
+                x = tf.nn.max_pool(x, ksize=[1, 3, 3, 1], strides=[1, 2, 2, 1], padding="SAME")
         for stage, (blocks, width) in enumerate(zip(config.layer_counts, config.widths)):
             for block in range(blocks):
                 stride = 2 if (block == 0 and stage > 0) else 1
                 with tf.variable_scope("stage%d/block%d" % (stage + 1, block)):
                     x = bottleneck_block(x, width, width * config.expansion, stride,
-                                         config.cardinality, training, impl)
+                                         config.cardinality, training, impl, config.padding,
+                                         epsilon)
         x = tf.reduce_mean(x, axis=[1, 2], name="final_reduce_mean")  # [N, C_final]
         logits = dense(x, num_classes, name="dense")
     return tf.identity(logits, name="final_dense")
+
+
+def variable_shapes(config, num_classes):
+    """{name: shape tuple} of every model variable (trainable and BN moving statistics) of the
+    network `config` with `num_classes` classes, from a graph built for the purpose."""
+    with tf.Graph().as_default():
+        resnext_logits(tf.zeros([1, MIN_IMAGE_SIZE, MIN_IMAGE_SIZE, 3]), num_classes,
+                       training=False, config=config, group_conv_impl="split")
+        return {v.op.name: tuple(v.shape.as_list()) for v in tf.global_variables()}
 
 
 def count_parameters(variables):

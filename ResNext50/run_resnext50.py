@@ -10,7 +10,11 @@ A step line every --iterations_per_loop steps, as the original:
     step  epoch    top1    top5    loss  checkpoint_time
 Defaults are the delivery's: batch 32 per device, Nesterov momentum 0.9, static loss scale 1024,
 linear warm-up for 5 epochs then cosine from 0.1 to 1e-6 over 120 epochs, label smoothing 0.1,
-weight decay 1e-4 on conv/dense kernels only (not BN, not biases), 224x224 images, 1000 classes.
+weight decay 1e-4 on conv/dense kernels only (not BN, not biases), 224x224 images, 1000 classes
+(or what the converter's dataset_info.json in --data_url says). --preprocessing=torchvision
+evaluates with torchvision's eval transform (for weights from ResNext50/convert_torch_checkpoint.py).
+The network pads and normalises as torchvision (configs/resnext50.json: symmetric padding, BN
+epsilon 1e-5); --model_config=configs/resnext50_delivery.json is the delivery's SAME and 1e-4.
 """
 
 import datetime
@@ -29,10 +33,12 @@ from common import checkpoint_utils, cli, npu_runconfig, optimization  # noqa: E
 from common import flags as common_flags  # noqa: E402
 from common.npu_compat import NPUEstimatorSpec  # noqa: E402
 from common.results import RunRecorder  # noqa: E402
-from ResNext50 import build_imagenet_data, modeling, preprocessing  # noqa: E402
+from ResNext50 import build_imagenet_data, checkpoints, modeling, preprocessing  # noqa: E402
 
 IMAGENET_TRAIN_IMAGES = 1281167
 IMAGENET_EVAL_IMAGES = 50000
+IMAGENET_CLASSES = 1000
+TOP_K = 5   # top-5 is reported only with more than 5 classes (else every label is in it)
 
 common_flags.define_common_flags(fp16_loss_scale="1024")
 
@@ -54,7 +60,9 @@ flags.DEFINE_float("learning_rate_end", 0.000001, "Learning rate at the end of t
 flags.DEFINE_integer("batch_size", 32, "Images per step per device.", lower_bound=1)
 flags.DEFINE_float("warmup_epochs", 5, "Linear warm-up epochs.", lower_bound=0)
 flags.DEFINE_float("momentum", 0.9, "Momentum.")
-flags.DEFINE_integer("num_classes", 1000, "Classes of the classifier.", lower_bound=2)
+flags.DEFINE_integer("num_classes", None, "Classes of the classifier (default: num_classes of "
+                     "the converter's dataset_info.json in --data_url, else ImageNet's 1000).",
+                     lower_bound=2)
 flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing of the cross entropy.")
 flags.DEFINE_float("weight_decay", 0.0001, "L2 weight decay on conv/dense kernels.")
 flags.DEFINE_string("restore_path", None, "Checkpoint (prefix or folder) to initialise from "
@@ -85,6 +93,10 @@ flags.DEFINE_integer("num_train_images", None, "Training-set size for epochs (de
 flags.DEFINE_integer("num_eval_images", None, "Validation-set size (default: dataset_info.json, "
                      "else ImageNet's 50000).")
 flags.DEFINE_string("task_name", "ImageNet", "Data set name for the results JSON.")
+flags.DEFINE_enum("preprocessing", "delivery", list(preprocessing.EVAL_PREPROCESSINGS),
+                  "Evaluation input: the delivery's (fast JPEG decoding, bilinear resize, long side "
+                  "rounded) or torchvision's Resize(256)+CenterCrop(224) on a PIL image (accurate "
+                  "decoding, antialiased resize, long side truncated), for torchvision/timm weights.")
 
 FLAGS = flags.FLAGS
 
@@ -110,11 +122,15 @@ def step_line_format(global_batch, num_train_images):
 
 def restore_variables(restore_path, exclude):
     """Initialise the model variables (incl. BN moving statistics) from restore_path, except those
-    whose name starts with a prefix in `exclude`. Returns (restored names, fresh names)."""
+    whose name starts with a prefix in `exclude` and those the checkpoint lacks (a converted
+    backbone without classifier). Returns (restored names, fresh names)."""
     model_vars = [v for v in tf.global_variables() if v.op.name.startswith(modeling.MODEL_SCOPE + "/")]
-    restore = [v for v in model_vars if not any(v.op.name.startswith(p) for p in exclude if p)]
+    in_checkpoint = dict(tf.train.list_variables(checkpoint_utils.resolve_checkpoint(restore_path)))
+    restore = [v for v in model_vars if not checkpoints.is_excluded(v.op.name, exclude)
+               and v.op.name in in_checkpoint]
     if not restore:
-        raise UsageError("--restore_exclude=%s excludes every model variable" % ",".join(exclude))
+        raise UsageError("--restore_path=%s with --restore_exclude=%s restores no model variable"
+                         % (restore_path, ",".join(exclude)))
     checkpoint_utils.init_from_checkpoint(restore_path, restore, log=False)
     restored = [v.op.name for v in restore]
     fresh = [v.op.name for v in model_vars if v not in restore]
@@ -161,15 +177,15 @@ def model_fn_builder(recorder, config, num_classes, global_batch, num_train_imag
             return NPUEstimatorSpec(mode, loss=total_loss, train_op=train_op, training_hooks=[hook])
 
         predictions = tf.argmax(logits, axis=1, output_type=tf.int32)
-        top_k = min(5, num_classes)
         real = tf.reduce_sum(weights)
         metrics = {
             "top1": tf.metrics.accuracy(labels, predictions, weights=weights),
-            "top5": tf.metrics.mean(tf.cast(tf.nn.in_top_k(logits, labels, top_k), tf.float32),
-                                    weights=weights),
             # mean over real images: the batch mean weighted by its number of real images
             "cross_entropy": tf.metrics.mean(cross_entropy, weights=real),
         }
+        if num_classes > TOP_K:
+            metrics["top5"] = tf.metrics.mean(
+                tf.cast(tf.nn.in_top_k(logits, labels, TOP_K), tf.float32), weights=weights)
         return NPUEstimatorSpec(mode, loss=total_loss, eval_metric_ops=metrics)
 
     return model_fn
@@ -191,9 +207,9 @@ class EvalTable(object):
         epoch = step * self.global_batch / float(self.num_train_images)
         mtime = os.path.getmtime(checkpoint_path + ".index")
         stamp = datetime.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M:%S")
-        row = (step, epoch, float(result["top1"]), float(result["top5"]),
-               float(result["cross_entropy"]), stamp)
-        print("%8d %7.1f %8.4f %8.4f %8.4f  %s" % row, flush=True)
+        top5 = "%8.4f" % result["top5"] if "top5" in result else "%8s" % "-"
+        row = (step, epoch, float(result["top1"]), top5, float(result["cross_entropy"]), stamp)
+        print("%8d %7.1f %8.4f %s %8.4f  %s" % row, flush=True)
         self.rows.append(row)
 
 
@@ -228,9 +244,7 @@ def check_flags():
 
 
 def evaluate_checkpoints(estimator, eval_input_fn, ckpt_dir, table, recorder):
-    state = tf.train.get_checkpoint_state(ckpt_dir)
-    paths = list(state.all_model_checkpoint_paths) if state else []
-    paths = [p if os.path.isabs(p) else os.path.join(ckpt_dir, p) for p in paths]
+    paths = checkpoints.kept_checkpoints(ckpt_dir)
     if not paths:
         raise UsageError("no checkpoint found in --ckpt_dir=%s" % ckpt_dir)
     result = None
@@ -252,14 +266,19 @@ def run():
     print("group conv: %s (%s)" % (group_conv_impl, group_conv_reason), flush=True)
     global_batch = FLAGS.batch_size * runtime.rank_size
     num_train, num_eval, info = data_sizes(data_dir)
+    num_classes = FLAGS.num_classes or info.get("num_classes") or IMAGENET_CLASSES
+    classes_from = "--num_classes" if FLAGS.num_classes else (
+        "dataset_info.json" if info.get("num_classes") else "ImageNet's, no dataset_info.json")
     steps_per_epoch = max(1, num_train // global_batch)
     schedule_steps = max(1, int(round(FLAGS.num_epochs * steps_per_epoch))) if FLAGS.num_epochs \
         else (FLAGS.max_train_steps or steps_per_epoch)
     max_steps = FLAGS.max_train_steps if FLAGS.max_train_steps is not None else schedule_steps
     warmup_steps = int(round(FLAGS.warmup_epochs * steps_per_epoch))
-    print("ResNeXt (%s blocks, widths %s, cardinality %d), group conv: %s, image %dx%d, "
-          "%d classes" % (config.layer_counts, config.widths, config.cardinality, group_conv_impl,
-                          FLAGS.image_size, FLAGS.image_size, FLAGS.num_classes), flush=True)
+    print("ResNeXt (%s blocks, widths %s, cardinality %d), padding %s, BN epsilon %g, group "
+          "conv: %s, image %dx%d, %d classes (%s), eval preprocessing %s" % (
+              config.layer_counts, config.widths, config.cardinality, config.padding,
+              config.batch_norm_epsilon, group_conv_impl, FLAGS.image_size, FLAGS.image_size,
+              num_classes, classes_from, FLAGS.preprocessing), flush=True)
     print("data: %s [%s] (%d train / %d validation images%s); global batch %d, %d steps/epoch, "
           "LR schedule %d steps (warm-up %d), training to step %d" % (
               data_dir, FLAGS.task_name, num_train, num_eval,
@@ -275,21 +294,24 @@ def run():
     def train_input_fn(params=None):
         del params
         return preprocessing.build_dataset(
-            train_files, True, FLAGS.batch_size, FLAGS.image_size, FLAGS.num_classes,
+            train_files, True, FLAGS.batch_size, FLAGS.image_size, num_classes,
             FLAGS.label_offset, runtime.rank_size, runtime.rank_id, FLAGS.random_flip,
             seed=FLAGS.seed, min_crop_area=FLAGS.min_crop_area)
 
     def eval_input_fn(params=None):
         del params
         return preprocessing.build_dataset(
-            eval_files, False, FLAGS.batch_size, FLAGS.image_size, FLAGS.num_classes,
-            FLAGS.label_offset, runtime.rank_size, runtime.rank_id)
+            eval_files, False, FLAGS.batch_size, FLAGS.image_size, num_classes,
+            FLAGS.label_offset, runtime.rank_size, runtime.rank_id,
+            eval_preprocessing=FLAGS.preprocessing)
 
     recorder = RunRecorder(network="ResNext50", task=FLAGS.task_name, batch_size=FLAGS.batch_size,
                            unit="images/sec", runtime=runtime, skip_steps=FLAGS.timing_skip_steps)
-    model_fn = model_fn_builder(recorder, config, FLAGS.num_classes, global_batch, num_train,
+    model_fn = model_fn_builder(recorder, config, num_classes, global_batch, num_train,
                                 schedule_steps, warmup_steps, group_conv_impl)
     model_dir = FLAGS.model_dir or FLAGS.ckpt_dir
+    checkpoints.check_run_checkpoints(FLAGS.mode, model_dir, FLAGS.ckpt_dir, FLAGS.restore_path,
+                                      FLAGS.restore_exclude, config, num_classes, FLAGS.model_config)
     estimator = npu_runconfig.build_estimator(model_fn, runtime.run_config(model_dir))
     table = EvalTable(global_batch, num_train)
     result = None
@@ -299,7 +321,8 @@ def run():
 
     if FLAGS.mode == "train":
         with recorder.timed("train"):
-            estimator.train(train_input_fn, max_steps=max_steps)
+            checkpoints.train_leaving_no_untrained_checkpoint(estimator, train_input_fn, max_steps,
+                                                              model_dir)
         if FLAGS.eval:
             with recorder.timed("eval"):
                 result = estimator.evaluate(eval_input_fn)
@@ -310,7 +333,8 @@ def run():
         while current < max_steps:
             current = min(current + step_per_cycle, max_steps)
             with recorder.timed("train"):
-                estimator.train(train_input_fn, max_steps=current)
+                checkpoints.train_leaving_no_untrained_checkpoint(estimator, train_input_fn,
+                                                                  current, model_dir)
             with recorder.timed("eval"):
                 result = estimator.evaluate(eval_input_fn)
             table.add(result, estimator.latest_checkpoint())
@@ -319,8 +343,10 @@ def run():
                                       table, recorder)
 
     if result is not None:
-        metrics = {"top1": result["top1"], "top5": result["top5"],
-                   "eval_loss": result["cross_entropy"], "global_step": result["global_step"]}
+        metrics = {"top1": result["top1"], "eval_loss": result["cross_entropy"],
+                   "global_step": result["global_step"]}
+        if "top5" in result:
+            metrics["top5"] = result["top5"]
         recorder.set_metrics(metrics, precision=("Top1 Accuracy", result["top1"]))
     recorder.write(FLAGS.results_json or os.path.join(model_dir, "results.json"))
 

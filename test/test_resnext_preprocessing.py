@@ -211,3 +211,67 @@ def test_bad_records_fail_with_a_clear_message(tf_graph, tmp_path, case, message
     with tf.Session() as sess:
         with pytest.raises(tf.errors.InvalidArgumentError, match=message):
             sess.run(next_batch)
+
+
+def torchvision_eval_with_pil(jpeg_bytes, crop=224, size=256):
+    """torchvision's Resize(256) + CenterCrop(224) + ToTensor + Normalize on a PIL image, written
+    from torchvision's rules: short side to 256, long side int(256 * long / short), PIL bilinear;
+    crop offsets int(round((h - 224) / 2.0)); (x / 255 - mean) / std. Returns HWC float."""
+    import io
+    from PIL import Image
+    image = Image.open(io.BytesIO(jpeg_bytes)).convert("RGB")
+    w, h = image.size
+    if w <= h:
+        new_w, new_h = size, int(size * h / w)
+    else:
+        new_w, new_h = int(size * w / h), size
+    pixels = np.asarray(image.resize((new_w, new_h), Image.BILINEAR), np.float64)
+    top, left = int(round((new_h - crop) / 2.0)), int(round((new_w - crop) / 2.0))
+    pixels = pixels[top:top + crop, left:left + crop] / 255.0
+    return (pixels - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
+
+
+def sample_photos():
+    """scikit-learn's two JPEG photos (427x640) and a portrait crop of one, as JPEG bytes."""
+    import io
+    import sklearn.datasets
+    from PIL import Image
+    folder = os.path.join(os.path.dirname(sklearn.datasets.__file__), "images")
+    photos = {}
+    for name in ("china.jpg", "flower.jpg"):
+        with open(os.path.join(folder, name), "rb") as f:
+            photos[name] = f.read()
+    portrait = Image.open(io.BytesIO(photos["flower.jpg"])).crop((101, 0, 400, 427))  # 299x427
+    buffer = io.BytesIO()
+    portrait.save(buffer, format="JPEG", quality=92)
+    photos["flower_portrait.jpg"] = buffer.getvalue()
+    return photos
+
+
+def test_torchvision_eval_preprocessing_matches_pil_and_the_delivery_one_does_not(tf_graph):
+    import io
+    from PIL import Image
+    jpeg = tf.placeholder(tf.string, [])
+    outputs = {method: preprocessing.preprocess_for_eval(jpeg, 224, method=method)
+               for method in preprocessing.EVAL_PREPROCESSINGS}
+    accurate = tf.image.decode_jpeg(jpeg, channels=3, dct_method="INTEGER_ACCURATE")
+    fast = tf.image.decode_jpeg(jpeg, channels=3)   # the delivery's
+    std_levels = np.array([0.229, 0.224, 0.225]) * 255   # normalised units -> 0..255 levels
+    with tf.Session() as sess:
+        for name, data in sample_photos().items():
+            pil = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+            decoded = sess.run({"accurate": accurate, "fast": fast}, {jpeg: data})
+            np.testing.assert_array_equal(decoded["accurate"], pil)   # bit-identical decoding
+            print("%s: fast decoding vs PIL mean %.2f max %d levels" % (
+                name, np.abs(decoded["fast"] - pil).mean(), np.abs(decoded["fast"] - pil).max()))
+            want = torchvision_eval_with_pil(data)
+            got = sess.run(outputs, {jpeg: data})
+            levels = {m: np.abs(v - want) * std_levels for m, v in got.items()}
+            print("%s: torchvision max %.3f levels, %.2f%% differ; delivery mean %.2f max %.1f"
+                  % (name, levels["torchvision"].max(), 100 * (levels["torchvision"] > 0.5).mean(),
+                     levels["delivery"].mean(), levels["delivery"].max()))
+            assert levels["torchvision"].max() < 1.001            # at most one level
+            assert (levels["torchvision"] > 0.5).mean() < 0.01     # on under 1% of the values
+            assert levels["delivery"].mean() > 2.0                 # what --preprocessing changes
+    with pytest.raises(ValueError, match="--preprocessing must be one of delivery|torchvision"):
+        preprocessing.preprocess_for_eval(jpeg, 224, method="pil")

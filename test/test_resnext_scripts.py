@@ -46,7 +46,7 @@ def test_performance_script_prints_a_real_final_block_for_the_full_resnext50(dev
 
 def test_scripts_reject_bad_flags_in_one_line(device_id, tmp_path):
     proc = run_script("train_full_1p.sh", ["--num_layers=3"], device_id)
-    assert proc.returncode == 1 and proc.stdout.strip() == "error: unknown flag --num_layers; valid: --data_path --model_path --output_path --batch_size --train_steps --learning_rate --precision_mode --iterations_per_loop --device --loss_scale --over_dump --data_dump_flag --data_dump_step --profiling --autotune --ckpt_path --num_epochs --image_size --num_classes --restore_exclude"
+    assert proc.returncode == 1 and proc.stdout.strip() == "error: unknown flag --num_layers; valid: --data_path --model_path --output_path --batch_size --train_steps --learning_rate --precision_mode --iterations_per_loop --device --loss_scale --over_dump --data_dump_flag --data_dump_step --profiling --autotune --ckpt_path --num_epochs --image_size --num_classes --restore_exclude --preprocessing"
     proc = run_script("train_full_1p.sh", ["--data_path=%s" % (tmp_path / "missing")], device_id)
     assert proc.returncode == 1 and "--data_path=" in proc.stdout and "does not exist" in proc.stdout
     proc = run_script("train_performance_1p.sh", ["--data_path=%s" % tmp_path], device_id)

@@ -5,8 +5,8 @@
 source "$(dirname "$0")/../../common/scripts/delivery.sh"
 source "$(dirname "$0")/resnext_delivery.sh"
 Network=ResNext50_for_TensorFlow RUN_KIND=acc
-batch_size=32 train_steps= learning_rate= iterations_per_loop= num_epochs= image_size= num_classes= restore_exclude=
-EXTRA_FLAGS="num_epochs image_size num_classes restore_exclude"
+batch_size=32 train_steps= learning_rate= iterations_per_loop= num_epochs= image_size= num_classes= restore_exclude= preprocessing=
+EXTRA_FLAGS="num_epochs image_size num_classes restore_exclude preprocessing"
 delivery_parse_args "$@"
 resnext_setup || exit 1
 delivery_run "$PYTHON" run_resnext50.py "${RESNEXT_FLAGS[@]}" --mode=train --eval=True \
