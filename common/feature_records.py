@@ -49,3 +49,16 @@ def int_features_input_fn(path, lengths, is_training, batch_size, drop_remainder
         return d.prefetch(2)
 
     return input_fn
+
+
+def memoized_tokenize(tokenizer):
+    """tokenizer.tokenize with a cache (a copy per call): the token-level tasks tokenize the same
+    characters and words over and over."""
+    cache = {}
+
+    def tokenize(text):
+        pieces = cache.get(text)
+        if pieces is None:
+            pieces = cache[text] = tokenizer.tokenize(text)
+        return list(pieces)
+    return tokenize

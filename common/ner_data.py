@@ -21,6 +21,7 @@ import json
 import os
 
 from common.atomic_io import write_text
+from common.feature_records import memoized_tokenize
 
 TAG_PREFIXES = ("B", "I", "E", "S", "M")
 
@@ -254,11 +255,12 @@ def convert_examples_to_features(examples, label_list, max_seq_length, tokenizer
     check_labels(examples, label_list)
     label_map = {label: i for i, label in enumerate(label_list)}
     room = max_seq_length - 2
+    tokenize = memoized_tokenize(tokenizer)
     features, windows = [], []
     for ex_index, example in enumerate(examples):
         pieces = []
         for token in example.tokens:
-            sub = tokenizer.tokenize(token) or ["[UNK]"]   # one position per original token
+            sub = tokenize(token) or ["[UNK]"]   # one position per original token
             pieces.append(sub[:room])
         start = 0
         while start < len(pieces):

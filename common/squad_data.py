@@ -34,6 +34,7 @@ import re
 import string
 
 from common.atomic_io import write_json
+from common.feature_records import memoized_tokenize
 from common.tokenization import BasicTokenizer
 from common.tokenization.wordpiece import _is_chinese_char, _is_whitespace
 
@@ -174,18 +175,15 @@ def _check_is_max_context(doc_spans, cur_span_index, position):
 def convert_examples_to_features(examples, tokenizer, max_seq_length, doc_stride,
                                  max_query_length, is_training):
     """SquadExamples -> SquadFeatures (unique_id from 1000000000, as the original)."""
-    max_tokens_for_doc = max_seq_length - min(max_query_length, max_seq_length) - 3
-    if max_tokens_for_doc < 1:
-        raise ValueError("--max_seq_length=%d leaves no room for the document after "
-                         "--max_query_length=%d" % (max_seq_length, max_query_length))
     features = []
     unique_id = 1000000000
+    tokenize = memoized_tokenize(tokenizer)
     for example_index, example in enumerate(examples):
         query_tokens = tokenizer.tokenize(example.question_text)[:max_query_length]
         tok_to_orig_index, orig_to_tok_index, all_doc_tokens = [], [], []
         for i, token in enumerate(example.doc_tokens):
             orig_to_tok_index.append(len(all_doc_tokens))
-            for sub_token in tokenizer.tokenize(token):
+            for sub_token in tokenize(token):
                 tok_to_orig_index.append(i)
                 all_doc_tokens.append(sub_token)
         tok_start = tok_end = None
@@ -198,6 +196,9 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length, doc_stride
             tok_start, tok_end = _improve_answer_span(all_doc_tokens, tok_start, tok_end,
                                                       tokenizer, example.orig_answer_text)
         max_doc = max_seq_length - len(query_tokens) - 3
+        if max_doc < 1:
+            raise ValueError("--max_seq_length=%d leaves no room for the document after a "
+                             "question of %d pieces" % (max_seq_length, len(query_tokens)))
         doc_spans, start_offset = [], 0
         while start_offset < len(all_doc_tokens):
             length = min(len(all_doc_tokens) - start_offset, max_doc)
