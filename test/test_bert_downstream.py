@@ -107,7 +107,7 @@ def test_ner_from_a_google_checkpoint_learns_and_predicts(tmp_path, google_check
                   "--bert_config_file=%s/bert_config.json" % google_checkpoint,
                   "--output_dir=" + out, "--do_train", "--do_eval", "--do_predict",
                   "--max_seq_length=32", "--train_batch_size=16", "--eval_batch_size=16",
-                  "--num_train_steps=90", "--learning_rate=2e-3", "--iterations_per_loop=30",
+                  "--num_train_steps=60", "--learning_rate=2e-3", "--iterations_per_loop=20",
                   "--precision_mode=force_fp32")
     assert proc.returncode == 0, proc.stderr[-3000:]
     # every encoder variable from the checkpoint; only the token classifier is new
@@ -151,8 +151,8 @@ def test_reading_from_a_google_checkpoint_learns_and_predicts(tmp_path, google_c
                   "--bert_config_file=%s/bert_config.json" % google_checkpoint,
                   "--output_dir=" + out, "--do_train", "--do_eval", "--do_predict",
                   "--max_seq_length=48", "--max_query_length=16", "--doc_stride=8",
-                  "--train_batch_size=16", "--eval_batch_size=16", "--num_train_steps=90",
-                  "--learning_rate=2e-3", "--iterations_per_loop=30", "--precision_mode=force_fp32")
+                  "--train_batch_size=16", "--eval_batch_size=16", "--num_train_steps=60",
+                  "--learning_rate=2e-3", "--iterations_per_loop=20", "--precision_mode=force_fp32")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert ("from initializer: cls/squad/output_weights:0, cls/squad/output_bias:0"
             in proc.stderr)
