@@ -1,6 +1,6 @@
-"""What Bert_base's token-level fine-tuning entry points (run_ner.py, run_reading.py) share:
-their common flags, flag checks, step count, and the optimizer / estimator / feature-file wiring.
-run_classifier.py keeps its own copy of the flag checks (it predates this module)."""
+"""What Bert_base's fine-tuning entry points (run_classifier.py, run_ner.py, run_reading.py)
+share: their common flags and flag checks; for the token-level two also the step count, run
+recorder and the optimizer / estimator / feature-file wiring."""
 import os
 
 import tensorflow.compat.v1 as tf
@@ -8,7 +8,9 @@ from absl import flags
 
 from Bert_base import modeling
 from common import checkpoint_utils, feature_records, npu_runconfig, optimization, tokenization
+from common.demo_data.text import results_task_name
 from common.npu_compat import NPUEstimatorSpec
+from common.results import RunRecorder
 
 
 def define_flags(default_seq_length=128):
@@ -59,6 +61,15 @@ def check_flags(FLAGS):
         raise npu_runconfig.UsageError("--max_seq_length must be at least 3")
     tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
     return bert_config
+
+
+def runtime_and_recorder(FLAGS, network, task):
+    """The resolved runtime (printed) and the RunRecorder of a run on --data_dir."""
+    runtime = npu_runconfig.resolve(FLAGS)
+    recorder = RunRecorder(network=network, task=results_task_name(task, FLAGS.data_dir),
+                           batch_size=FLAGS.train_batch_size, unit="sentences/sec",
+                           runtime=runtime, skip_steps=FLAGS.timing_skip_steps)
+    return runtime, recorder
 
 
 def train_steps(FLAGS, num_features):

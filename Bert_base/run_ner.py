@@ -25,8 +25,6 @@ from common import cli, eval_phases, feature_records, ner_data, npu_runconfig, t
 from common import flags as common_flags
 from common import tokenization
 from common.atomic_io import write_text
-from common.demo_data.text import results_task_name
-from common.results import RunRecorder
 
 common_flags.define_common_flags()
 flags.DEFINE_alias("npu_bert_loss_scale", "loss_scale")
@@ -135,10 +133,7 @@ def run():
         if examples:
             ner_data.check_labels(examples, label_list)
 
-    runtime = npu_runconfig.resolve(FLAGS)
-    recorder = RunRecorder(network=NETWORK, task=results_task_name("ner", FLAGS.data_dir),
-                           batch_size=FLAGS.train_batch_size, unit="sentences/sec",
-                           runtime=runtime, skip_steps=FLAGS.timing_skip_steps)
+    runtime, recorder = finetune_common.runtime_and_recorder(FLAGS, NETWORK, "ner")
     num_train_steps = num_warmup_steps = 0
     if FLAGS.do_train:
         train_features, _ = ner_data.convert_examples_to_features(

@@ -24,8 +24,6 @@ from Bert_base import finetune_common
 from common import cli, eval_phases, feature_records, npu_runconfig, squad_data, transformer
 from common import flags as common_flags
 from common import tokenization
-from common.demo_data.text import results_task_name
-from common.results import RunRecorder
 
 common_flags.define_common_flags()
 flags.DEFINE_alias("npu_bert_loss_scale", "loss_scale")
@@ -136,10 +134,7 @@ def run():
     dev_examples = read("dev", False) if FLAGS.do_eval else None
     test_examples = read("test", False) if FLAGS.do_predict else None
 
-    runtime = npu_runconfig.resolve(FLAGS)
-    recorder = RunRecorder(network=NETWORK, task=results_task_name("reading", FLAGS.data_dir),
-                           batch_size=FLAGS.train_batch_size, unit="sentences/sec",
-                           runtime=runtime, skip_steps=FLAGS.timing_skip_steps)
+    runtime, recorder = finetune_common.runtime_and_recorder(FLAGS, NETWORK, "reading")
     num_train_steps = num_warmup_steps = 0
     if FLAGS.do_train:
         train_features = squad_data.convert_examples_to_features(
