@@ -19,8 +19,7 @@ if not __package__:  # run as `python Bert_base/run_classifier.py`: the repo roo
     import _repo_root  # noqa: F401
 
 from Bert_base import export_checkpoint, finetune_common, modeling
-from common import (checkpoint_utils, classifier_data, eval_phases, npu_runconfig, optimization,
-                    transformer)
+from common import checkpoint_utils, classifier_data, eval_phases, npu_runconfig, transformer
 from common import cli
 from common import flags as common_flags
 from common import tokenization
@@ -71,22 +70,16 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate, nu
             bert_config, is_training, input_ids, input_mask, segment_ids, label_ids, num_labels,
             use_one_hot_embeddings)
 
-        if init_checkpoint:
-            checkpoint_utils.init_from_checkpoint(init_checkpoint, tf.trainable_variables(),
-                                                  log=is_training)
-
-        if is_training:
-            train_op, train_tensors = optimization.create_optimizer(
-                total_loss, init_lr=learning_rate, num_train_steps=num_train_steps,
-                num_warmup_steps=num_warmup_steps, optimizer="adamw",
-                loss_scale=FLAGS.loss_scale)
-            return NPUEstimatorSpec(mode=mode, loss=total_loss, train_op=train_op,
-                                    training_hooks=[recorder.hook(total_loss, train_tensors)])
         if mode == tf.estimator.ModeKeys.EVAL:
+            if init_checkpoint:
+                checkpoint_utils.init_from_checkpoint(init_checkpoint, tf.trainable_variables(),
+                                                      log=False)
             metrics = classifier_data.classification_metrics(
                 task_name, per_example_loss, label_ids, logits, is_real_example)
             return NPUEstimatorSpec(mode=mode, loss=total_loss, eval_metric_ops=metrics)
-        return NPUEstimatorSpec(mode=mode, predictions={"probabilities": probabilities})
+        return finetune_common.init_and_spec(
+            FLAGS, mode, total_loss, {"probabilities": probabilities}, init_checkpoint,
+            learning_rate, num_train_steps, num_warmup_steps, recorder)
 
     return model_fn
 
