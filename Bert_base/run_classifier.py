@@ -18,9 +18,8 @@ from absl import flags
 if not __package__:  # run as `python Bert_base/run_classifier.py`: the repo root onto sys.path
     import _repo_root  # noqa: F401
 
-from Bert_base import export_checkpoint, modeling
-from common import (checkpoint_utils, classifier_data, eval_phases, npu_runconfig, optimization,
-                    transformer)
+from Bert_base import export_checkpoint, finetune_common, modeling
+from common import checkpoint_utils, classifier_data, eval_phases, npu_runconfig, transformer
 from common import cli
 from common import flags as common_flags
 from common import tokenization
@@ -32,28 +31,10 @@ common_flags.define_common_flags()
 # The delivery's name of the loss-scale flag (-1 off, 0 dynamic, >= 1 static).
 flags.DEFINE_alias("npu_bert_loss_scale", "loss_scale")
 
-flags.DEFINE_string("data_dir", None, "Folder with the task's .tsv files.")
-flags.DEFINE_string("bert_config_file", None, "bert_config.json of the pre-trained model.")
+finetune_common.define_flags()
 flags.DEFINE_string("task_name", None, "Task: MRPC, CoLA, SST-2, MNLI, XNLI, chnsenticorp, lcqmc.")
-flags.DEFINE_string("vocab_file", None, "WordPiece vocabulary of the model.")
-flags.DEFINE_string("output_dir", None, "Checkpoints, features and predictions go here.")
-flags.DEFINE_string("init_checkpoint", None, "Checkpoint (prefix or folder) to start from.")
-flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (uncased / Chinese models).")
-flags.DEFINE_integer("max_seq_length", 128, "Tokens per example after WordPiece ([CLS]/[SEP] "
-                     "included); longer inputs are truncated, shorter ones padded.")
-flags.DEFINE_bool("do_train", False, "Train.")
-flags.DEFINE_bool("do_eval", False, "Evaluate on the dev set.")
-flags.DEFINE_bool("do_predict", False, "Predict the test set into test_results.tsv.")
-flags.DEFINE_integer("train_batch_size", 32, "Training batch size.")
-flags.DEFINE_integer("eval_batch_size", 8, "Eval batch size.")
-flags.DEFINE_integer("predict_batch_size", 8, "Predict batch size.")
-flags.DEFINE_float("learning_rate", 5e-5, "Initial learning rate of AdamWeightDecay.")
-flags.DEFINE_float("num_train_epochs", 3.0, "Epochs of training (unless --num_train_steps).")
-flags.DEFINE_integer("num_train_steps", 0, "Training steps; 0 = from num_train_epochs.")
-flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of training with linear warmup.")
 flags.DEFINE_list("label_list", None, "Labels of the generic TSV tasks (default 0,1).")
 flags.DEFINE_string("xnli_language", "zh", "Language of the XNLI task.")
-flags.DEFINE_bool("use_one_hot_embeddings", False, "One-hot matmul embedding lookup.")
 flags.DEFINE_string("export_dir", None, "After training, write a clean checkpoint (model "
                     "variables + global_step) with bert_config.json and vocab.txt here.")
 FLAGS = flags.FLAGS
@@ -89,51 +70,25 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate, nu
             bert_config, is_training, input_ids, input_mask, segment_ids, label_ids, num_labels,
             use_one_hot_embeddings)
 
-        if init_checkpoint:
-            checkpoint_utils.init_from_checkpoint(init_checkpoint, tf.trainable_variables(),
-                                                  log=is_training)
-
-        if is_training:
-            train_op, train_tensors = optimization.create_optimizer(
-                total_loss, init_lr=learning_rate, num_train_steps=num_train_steps,
-                num_warmup_steps=num_warmup_steps, optimizer="adamw",
-                loss_scale=FLAGS.loss_scale)
-            return NPUEstimatorSpec(mode=mode, loss=total_loss, train_op=train_op,
-                                    training_hooks=[recorder.hook(total_loss, train_tensors)])
         if mode == tf.estimator.ModeKeys.EVAL:
+            if init_checkpoint:
+                checkpoint_utils.init_from_checkpoint(init_checkpoint, tf.trainable_variables(),
+                                                      log=False)
             metrics = classifier_data.classification_metrics(
                 task_name, per_example_loss, label_ids, logits, is_real_example)
             return NPUEstimatorSpec(mode=mode, loss=total_loss, eval_metric_ops=metrics)
-        return NPUEstimatorSpec(mode=mode, predictions={"probabilities": probabilities})
+        return finetune_common.init_and_spec(
+            FLAGS, mode, total_loss, {"probabilities": probabilities}, init_checkpoint,
+            learning_rate, num_train_steps, num_warmup_steps, recorder)
 
     return model_fn
 
 
 def check_flags():
-    """Validates the flags; raises UsageError / FileNotFoundError with one clear line."""
-    if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
-        raise npu_runconfig.UsageError("at least one of --do_train, --do_eval or --do_predict "
-                                       "must be True")
-    for name in ("data_dir", "bert_config_file", "task_name", "vocab_file", "output_dir"):
-        if not getattr(FLAGS, name):
-            raise npu_runconfig.UsageError("--%s is required" % name)
-    if not os.path.isdir(FLAGS.data_dir):
-        raise FileNotFoundError("--data_dir=%s is not a folder" % FLAGS.data_dir)
-    if not os.path.isfile(FLAGS.vocab_file):
-        raise FileNotFoundError("--vocab_file=%s not found" % FLAGS.vocab_file)
-    if not os.path.isfile(FLAGS.bert_config_file):
-        raise FileNotFoundError("--bert_config_file=%s not found" % FLAGS.bert_config_file)
-    if FLAGS.init_checkpoint:
-        FLAGS.init_checkpoint = checkpoint_utils.resolve_checkpoint(FLAGS.init_checkpoint)
-    bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
-    if FLAGS.max_seq_length > bert_config.max_position_embeddings:
-        raise npu_runconfig.UsageError(
-            "--max_seq_length=%d > max_position_embeddings=%d of --bert_config_file=%s"
-            % (FLAGS.max_seq_length, bert_config.max_position_embeddings,
-               FLAGS.bert_config_file))
-    if FLAGS.max_seq_length < 3:
-        raise npu_runconfig.UsageError("--max_seq_length must be at least 3")
-    tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
+    """Validates the flags (finetune_common.check_flags + --task_name); returns the BertConfig."""
+    bert_config = finetune_common.check_flags(FLAGS)
+    if not FLAGS.task_name:
+        raise npu_runconfig.UsageError("--task_name is required")
     return bert_config
 
 

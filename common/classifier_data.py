@@ -380,29 +380,11 @@ def pad_examples(examples, batch_size):
 def file_based_input_fn_builder(input_file, seq_length, is_training, drop_remainder, batch_size,
                                 seed=None):
     """input_fn over a features TFRecord: int32 features, shuffled and repeated when training."""
-    name_to_features = {
-        "input_ids": tf.FixedLenFeature([seq_length], tf.int64),
-        "input_mask": tf.FixedLenFeature([seq_length], tf.int64),
-        "segment_ids": tf.FixedLenFeature([seq_length], tf.int64),
-        "label_ids": tf.FixedLenFeature([], tf.int64),
-        "is_real_example": tf.FixedLenFeature([], tf.int64),
-    }
-
-    def decode_record(record):
-        example = tf.parse_single_example(record, name_to_features)
-        return {name: tf.cast(t, tf.int32) for name, t in example.items()}
-
-    def input_fn(params=None):
-        del params
-        d = tf.data.TFRecordDataset(input_file)
-        if is_training:
-            d = d.repeat()
-            d = d.shuffle(buffer_size=100, seed=seed)
-        d = d.map(decode_record, num_parallel_calls=2)
-        d = d.batch(batch_size, drop_remainder=drop_remainder)
-        return d.prefetch(2)
-
-    return input_fn
+    from common import feature_records
+    lengths = {"input_ids": seq_length, "input_mask": seq_length, "segment_ids": seq_length,
+               "label_ids": 0, "is_real_example": 0}
+    return feature_records.int_features_input_fn(input_file, lengths, is_training, batch_size,
+                                                 drop_remainder=drop_remainder, seed=seed)
 
 
 # ----------------------------------------------------------------------------------------------
