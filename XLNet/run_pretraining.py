@@ -30,7 +30,7 @@ import os
 import tensorflow.compat.v1 as tf
 from absl import flags
 
-from XLNet import data_utils, export_checkpoint, model_utils, modeling
+from XLNet import data_utils, export_checkpoint, function_builder, model_utils, modeling
 from common import checkpoint_utils, cli, npu_runconfig
 from common import flags as common_flags
 from common.atomic_io import write_text
@@ -81,51 +81,6 @@ FLAGS = flags.FLAGS
 NETWORK = "XLNet"
 
 
-def memory_variables(n_layer, mem_len, bsz, d_model):
-    """Per layer a local, non-trainable [mem_len, bsz, d_model] float32 variable of zeros (None
-    without memory). Outside model/: not trained, not restored, not exported."""
-    if not mem_len:
-        return None
-    with tf.variable_scope("mems"):
-        return [tf.get_local_variable("layer_%d" % i, [mem_len, bsz, d_model], dtype=tf.float32,
-                                      initializer=tf.zeros_initializer(), trainable=False)
-                for i in range(n_layer)]
-
-
-def two_stream_loss(xlnet_config, run_config, features, mems, with_logits=False):
-    """function_builder.two_stream_loss: returns (loss, new_mems, logits [num_predict, bsz,
-    n_token] or None, per-token loss, target, target_mask [num_predict, bsz])."""
-    inp_k = tf.transpose(features["input_k"], [1, 0])
-    inp_q = tf.transpose(features["input_q"], [1, 0])
-    seg_id = tf.transpose(features["seg_id"], [1, 0])
-    perm_mask = tf.transpose(features["perm_mask"], [1, 2, 0])
-    target_mapping = (tf.transpose(features["target_mapping"], [1, 2, 0])
-                      if "target_mapping" in features else None)
-    tgt = tf.transpose(features["target"], [1, 0])
-    tgt_mask = tf.transpose(features["target_mask"], [1, 0])
-    model = modeling.XLNetModel(xlnet_config, run_config, inp_k, seg_id, None, mems=mems,
-                                perm_mask=perm_mask, target_mapping=target_mapping, inp_q=inp_q)
-    output = model.get_sequence_output()
-    with tf.variable_scope("model", reuse=tf.AUTO_REUSE):
-        lm_loss = modeling.lm_loss(output, tgt, xlnet_config.n_token, xlnet_config.d_model,
-                                   model.get_initializer(), model.get_embedding_table(),
-                                   tie_weight=True)
-        logits = None
-        if with_logits:  # the same logits again, for the eval's accuracy
-            bias = tf.get_variable("lm_loss/bias", [xlnet_config.n_token])
-            logits = tf.einsum("ibd,nd->ibn", output, model.get_embedding_table()) + bias
-    loss = tf.reduce_sum(lm_loss * tgt_mask) / tf.reduce_sum(tgt_mask)
-    return loss, model.get_new_memory(), logits, lm_loss, tgt, tgt_mask
-
-
-def _update_memory(mem_vars, new_mems, after):
-    """Assign the new memory once `after` (which needs every read of the old one) has run."""
-    if not mem_vars:
-        return tf.group(after)
-    with tf.control_dependencies([after]):
-        return tf.group(*[v.assign(m) for v, m in zip(mem_vars, new_mems)])
-
-
 def model_fn_builder(xlnet_config, recorder, batch_size):
     def model_fn(features, labels, mode, params):
         del labels, params
@@ -135,9 +90,9 @@ def model_fn_builder(xlnet_config, recorder, batch_size):
             init_range=FLAGS.init_range, init_std=FLAGS.init_std, clamp_len=FLAGS.clamp_len,
             mem_len=FLAGS.mem_len, reuse_len=FLAGS.reuse_len, bi_data=FLAGS.bi_data,
             same_length=FLAGS.same_length)
-        mem_vars = memory_variables(xlnet_config.n_layer, FLAGS.mem_len, batch_size,
-                                    xlnet_config.d_model)
-        loss, new_mems, logits, per_token, tgt, tgt_mask = two_stream_loss(
+        mem_vars = function_builder.memory_variables(xlnet_config.n_layer, FLAGS.mem_len,
+                                                     batch_size, xlnet_config.d_model)
+        loss, new_mems, logits, per_token, tgt, tgt_mask = function_builder.two_stream_loss(
             xlnet_config, run_config, features, mem_vars,
             with_logits=mode == tf.estimator.ModeKeys.EVAL)
         if FLAGS.init_checkpoint:
@@ -148,13 +103,14 @@ def model_fn_builder(xlnet_config, recorder, batch_size):
                 loss, FLAGS.learning_rate, FLAGS.train_steps, FLAGS.warmup_steps,
                 FLAGS.decay_method, FLAGS.min_lr_ratio, FLAGS.weight_decay, FLAGS.adam_epsilon,
                 FLAGS.clip, loss_scale=FLAGS.loss_scale)
-            train_op = _update_memory(mem_vars, new_mems, train_op)
+            train_op = function_builder.update_memory(mem_vars, new_mems, train_op)
             return NPUEstimatorSpec(mode=mode, loss=loss, train_op=train_op, training_hooks=[
                 recorder.hook(loss, tensors, line_format=model_utils.step_line)])
         if mode == tf.estimator.ModeKeys.EVAL:
             predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
             accuracy, acc_update = tf.metrics.accuracy(tgt, predictions, weights=tgt_mask)
-            update = _update_memory(mem_vars, new_mems, tf.group(acc_update, loss))
+            update = function_builder.update_memory(mem_vars, new_mems,
+                                                    tf.group(acc_update, loss))
             with tf.control_dependencies([update]):
                 acc_update = tf.identity(acc_update)
             metrics = {"plm_accuracy": (accuracy, acc_update),
