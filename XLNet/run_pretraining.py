@@ -198,7 +198,8 @@ def run():
                  FLAGS.num_predict, FLAGS.bi_data), flush=True)
         with recorder.timed("train"):
             try:
-                estimator.train(input_fn(train_info), max_steps=FLAGS.train_steps)
+                estimator.train(input_fn(train_info, seed=FLAGS.seed),
+                                max_steps=FLAGS.train_steps)
             except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
                 raise _corrupt(err)
         if FLAGS.export_dir:
@@ -210,7 +211,7 @@ def run():
         steps = min(FLAGS.max_eval_steps, eval_info["num_batch"])
         with recorder.timed("eval"):
             try:
-                result = estimator.evaluate(input_fn(eval_info, seed=FLAGS.seed), steps=steps)
+                result = estimator.evaluate(input_fn(eval_info, seed=FLAGS.seed + 1), steps=steps)
             except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
                 raise _corrupt(err)
         lines = ["%s = %s" % (k, result[k]) for k in sorted(result)]
