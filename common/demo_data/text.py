@@ -275,7 +275,8 @@ def demo_dataset_of(path):
     if not path:
         return None
     folder = os.path.realpath(path if os.path.isdir(path) else os.path.dirname(path))
-    for name in ("bert_classifier", "bert_pretrain", "albert_pretrain", "xlnet_classifier"):
+    for name in ("bert_classifier", "bert_pretrain", "albert_pretrain", "xlnet_classifier",
+                 "xlnet_pretrain"):
         if folder == os.path.realpath(demo_data.dataset_dir(name)):
             return name
     return None
