@@ -40,6 +40,9 @@ import random
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+if not __package__:  # run as `python XLNet/data_utils.py`: the repo root onto sys.path
+    import _repo_root  # noqa: F401
+
 from common import atomic_io
 from common.tokenization import sentencepiece_utils
 

@@ -30,6 +30,9 @@ import os
 import tensorflow.compat.v1 as tf
 from absl import flags
 
+if not __package__:  # run as `python XLNet/run_pretraining.py`: the repo root onto sys.path
+    import _repo_root  # noqa: F401
+
 from XLNet import data_utils, export_checkpoint, function_builder, model_utils, modeling
 from common import checkpoint_utils, cli, npu_runconfig
 from common import flags as common_flags

@@ -35,9 +35,18 @@ def corpus(tmp_path_factory):
             lines.append("")
     (folder / "corpus.txt").write_text("\n".join(lines) + "\n")
     model = spu.train_model(str(folder / "corpus.txt"), str(folder / "spiece"), vocab_size=32)
-    for split in ("train", "dev"):
-        data_utils.create_data([str(folder / "corpus.txt")], model, str(folder), split=split,
-                               pass_id=0 if split == "train" else 1, log=lambda m: None, **OPTS)
+    data_utils.create_data([str(folder / "corpus.txt")], model, str(folder), log=lambda m: None,
+                           **OPTS)
+    # the dev records through the command line (the original's flags)
+    proc = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "XLNet", "data_utils.py"),
+         "--input_glob=%s" % (folder / "corpus.txt"), "--sp_path=%s" % model,
+         "--save_dir=%s" % folder, "--split=dev", "--pass_id=1", "--bsz_per_host=4",
+         "--seq_len=16", "--reuse_len=8", "--num_predict=5"], capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert os.path.isfile(folder / "tfrecords" / data_utils.format_filename(
+        "record_info-dev-0-1", 4, 16, True, "json", 6, 1, 8, False, 5))
     (folder / "xlnet_config.json").write_text(json.dumps(CONFIG))
     return folder, model
 
