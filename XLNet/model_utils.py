@@ -90,6 +90,14 @@ def get_train_op(loss, learning_rate, train_steps, warmup_steps=0, decay_method=
     return train_op, tensors
 
 
+def get_train_op_from_flags(loss, flags_obj, lr_layer_decay_rate=1.0):
+    """get_train_op with the flags of define_training_flags (and the shared --loss_scale)."""
+    f = flags_obj
+    return get_train_op(loss, f.learning_rate, f.train_steps, f.warmup_steps, f.decay_method,
+                        f.min_lr_ratio, f.weight_decay, f.adam_epsilon, f.clip,
+                        lr_layer_decay_rate, loss_scale=f.loss_scale)
+
+
 def step_line(record):
     """The original's train_gpu.py line, with examples/sec appended."""
     loss = record["loss"]

@@ -111,10 +111,8 @@ def model_fn_builder(xlnet_config, n_class, regression, recorder, task):
             checkpoint_utils.init_from_checkpoint(FLAGS.init_checkpoint, tf.trainable_variables(),
                                                   log=is_training)
         if is_training:
-            train_op, tensors = model_utils.get_train_op(
-                loss, FLAGS.learning_rate, FLAGS.train_steps, FLAGS.warmup_steps,
-                FLAGS.decay_method, FLAGS.min_lr_ratio, FLAGS.weight_decay, FLAGS.adam_epsilon,
-                FLAGS.clip, FLAGS.lr_layer_decay_rate, loss_scale=FLAGS.loss_scale)
+            train_op, tensors = model_utils.get_train_op_from_flags(loss, FLAGS,
+                                                                    FLAGS.lr_layer_decay_rate)
             return NPUEstimatorSpec(mode=mode, loss=loss, train_op=train_op, training_hooks=[
                 recorder.hook(loss, tensors, line_format=model_utils.step_line)])
         if mode == tf.estimator.ModeKeys.EVAL:

@@ -22,6 +22,10 @@ xlnet_model_flags() {      # $1 = an XLNet checkpoint folder -> XLNET_MODEL_FLAG
     XLNET_MODEL_FLAGS=(--model_config_path="$1/xlnet_config.json" --spiece_model_file="$1/spiece.model" --init_checkpoint="$1")
 }
 
+xlnet_demo_model_flags() {  # the tiny config with the demo data's sentencepiece model
+    XLNET_MODEL_FLAGS=(--model_config_path="$REPO_ROOT/configs/xlnet_tiny.json" --spiece_model_file="$data_path/spiece.model")
+}
+
 xlnet_setup() {
     local demo_steps=$1 demo_lr=$2 real_lr=$3 demo=0
     if [ -z "$data_path" ]; then
@@ -41,7 +45,7 @@ xlnet_setup() {
         xlnet_model_flags "$demo_export"
     elif [ "$demo" = 1 ]; then
         delivery_note "no --model_path: configs/xlnet_tiny.json with the demo sentencepiece model, no pretrained weights (run test/train_full_1p_pretrain.sh first to start from its export)"
-        XLNET_MODEL_FLAGS=(--model_config_path="$REPO_ROOT/configs/xlnet_tiny.json" --spiece_model_file="$data_path/spiece.model")
+        xlnet_demo_model_flags
     else
         delivery_die "--model_path is required with --data_path (a folder with xlnet_config.json, spiece.model, xlnet_model.ckpt*)"
     fi
@@ -71,7 +75,7 @@ xlnet_pretrain_setup() {
         xlnet_model_flags "$model_path"
     elif [ "$demo" = 1 ]; then
         delivery_note "no --model_path: pretraining configs/xlnet_tiny.json from scratch with the demo sentencepiece model"
-        XLNET_MODEL_FLAGS=(--model_config_path="$REPO_ROOT/configs/xlnet_tiny.json" --spiece_model_file="$data_path/spiece.model")
+        xlnet_demo_model_flags
     else
         delivery_note "no --model_path: pretraining configs/xlnet_large.json from scratch"
         XLNET_MODEL_FLAGS=(--model_config_path="$REPO_ROOT/configs/xlnet_large.json")
