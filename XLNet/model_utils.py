@@ -16,6 +16,27 @@ from common import optimization
 _LAYER_RE = re.compile(r"model/transformer/layer_(\d+)/")
 
 
+def define_training_flags(train_steps, learning_rate, min_lr_ratio):
+    """The original's training flags shared by run_classifier.py and run_pretraining.py (their
+    defaults differ: fine-tuning 1000 steps at 1e-5 to 0, pretraining 100000 at 1e-4 to 0.001)."""
+    from absl import flags
+    flags.DEFINE_integer("train_steps", train_steps, "Training steps.")
+    flags.DEFINE_integer("warmup_steps", 0, "Linear warmup steps.")
+    flags.DEFINE_float("learning_rate", learning_rate, "Peak learning rate.")
+    flags.DEFINE_enum("decay_method", "poly", ["poly", "cos"], "Decay after warmup.")
+    flags.DEFINE_float("min_lr_ratio", min_lr_ratio, "Final learning rate / peak.")
+    flags.DEFINE_float("weight_decay", 0.0, "Decoupled weight decay (0: plain Adam, as the "
+                       "original).")
+    flags.DEFINE_float("adam_epsilon", 1e-8, "Adam epsilon.")
+    flags.DEFINE_float("clip", 1.0, "Gradient clipping global norm.")
+    flags.DEFINE_float("dropout", 0.1, "Dropout rate.")
+    flags.DEFINE_float("dropatt", 0.1, "Attention dropout rate.")
+    flags.DEFINE_integer("clamp_len", -1, "Clamp relative distances (-1: no clamping).")
+    flags.DEFINE_enum("init", "normal", ["normal", "uniform"], "Initializer of new variables.")
+    flags.DEFINE_float("init_std", 0.02, "Normal initializer stddev.")
+    flags.DEFINE_float("init_range", 0.1, "Uniform initializer range.")
+
+
 def learning_rate_schedule(global_step, learning_rate, train_steps, warmup_steps=0,
                            decay_method="poly", min_lr_ratio=0.0):
     step = tf.cast(global_step, tf.float32)
@@ -67,6 +88,14 @@ def get_train_op(loss, learning_rate, train_steps, warmup_steps=0, decay_method=
         grad_multiplier=layer_decay_multiplier(names, lr_layer_decay_rate))
     tensors["lr"] = lr
     return train_op, tensors
+
+
+def get_train_op_from_flags(loss, flags_obj, lr_layer_decay_rate=1.0):
+    """get_train_op with the flags of define_training_flags (and the shared --loss_scale)."""
+    f = flags_obj
+    return get_train_op(loss, f.learning_rate, f.train_steps, f.warmup_steps, f.decay_method,
+                        f.min_lr_ratio, f.weight_decay, f.adam_epsilon, f.clip,
+                        lr_layer_decay_rate, loss_scale=f.loss_scale)
 
 
 def step_line(record):

@@ -39,21 +39,8 @@ flags.DEFINE_integer("max_seq_length", 128, "Pieces per example incl. <sep>/<cls
 flags.DEFINE_integer("train_batch_size", 8, "Training batch size.")
 flags.DEFINE_integer("eval_batch_size", 8, "Eval batch size.")
 flags.DEFINE_integer("predict_batch_size", 8, "Predict batch size.")
-flags.DEFINE_integer("train_steps", 1000, "Training steps.")
-flags.DEFINE_integer("warmup_steps", 0, "Linear warmup steps.")
-flags.DEFINE_float("learning_rate", 1e-5, "Peak learning rate.")
-flags.DEFINE_enum("decay_method", "poly", ["poly", "cos"], "Decay after warmup.")
-flags.DEFINE_float("min_lr_ratio", 0.0, "Final learning rate / peak.")
-flags.DEFINE_float("weight_decay", 0.0, "Decoupled weight decay (0: plain Adam).")
-flags.DEFINE_float("adam_epsilon", 1e-8, "Adam epsilon.")
-flags.DEFINE_float("clip", 1.0, "Gradient clipping global norm.")
+model_utils.define_training_flags(train_steps=1000, learning_rate=1e-5, min_lr_ratio=0.0)
 flags.DEFINE_float("lr_layer_decay_rate", 1.0, "Layer l of n learns at rate**(n-1-l) x lr.")
-flags.DEFINE_float("dropout", 0.1, "Dropout rate.")
-flags.DEFINE_float("dropatt", 0.1, "Attention dropout rate.")
-flags.DEFINE_integer("clamp_len", -1, "Clamp relative distances (-1: no clamping).")
-flags.DEFINE_enum("init", "normal", ["normal", "uniform"], "Initializer of new variables.")
-flags.DEFINE_float("init_std", 0.02, "Normal initializer stddev.")
-flags.DEFINE_float("init_range", 0.1, "Uniform initializer range.")
 flags.DEFINE_enum("summary_type", "last", list(modeling.SUMMARY_TYPES), "Sequence summary.")
 flags.DEFINE_bool("use_summ_proj", True, "tanh projection in the summary.")
 flags.DEFINE_string("cls_scope", None, "Head scope suffix (default: the task name).")
@@ -124,10 +111,8 @@ def model_fn_builder(xlnet_config, n_class, regression, recorder, task):
             checkpoint_utils.init_from_checkpoint(FLAGS.init_checkpoint, tf.trainable_variables(),
                                                   log=is_training)
         if is_training:
-            train_op, tensors = model_utils.get_train_op(
-                loss, FLAGS.learning_rate, FLAGS.train_steps, FLAGS.warmup_steps,
-                FLAGS.decay_method, FLAGS.min_lr_ratio, FLAGS.weight_decay, FLAGS.adam_epsilon,
-                FLAGS.clip, FLAGS.lr_layer_decay_rate, loss_scale=FLAGS.loss_scale)
+            train_op, tensors = model_utils.get_train_op_from_flags(loss, FLAGS,
+                                                                    FLAGS.lr_layer_decay_rate)
             return NPUEstimatorSpec(mode=mode, loss=loss, train_op=train_op, training_hooks=[
                 recorder.hook(loss, tensors, line_format=model_utils.step_line)])
         if mode == tf.estimator.ModeKeys.EVAL:

@@ -276,7 +276,7 @@ def demo_dataset_of(path):
         return None
     folder = os.path.realpath(path if os.path.isdir(path) else os.path.dirname(path))
     for name in ("bert_classifier", "bert_pretrain", "albert_pretrain", "xlnet_classifier",
-                 "bert_ner", "bert_reading"):
+                 "bert_ner", "bert_reading", "xlnet_pretrain"):
         if folder == os.path.realpath(demo_data.dataset_dir(name)):
             return name
     return None
