@@ -13,7 +13,7 @@ pretrain_acc, ...):
 original deliveries' and papers' figures) with the user's own data. A performance figure holds only
 where it was measured: a reference fps only on its `fps_device` (an Ascend figure says nothing
 about a CPU), a demo fps only on a CPU of the same model and ISA as `machine` and with the
-`precision_mode` it was measured in. `--target_precision`
+`precision_mode` and `batch_size` it was measured with. `--target_precision`
 / `--target_fps` override both.
 
 Statuses (this project's reading of ModelZoo's modelzoo_level.txt values):
@@ -78,6 +78,9 @@ def resolve(targets, run_name, results, demo, target_precision=None, target_fps=
                       "machine is %s %s (pass --target_fps)" % (
                           " ".join(str(v) for v in spec["machine"].values()),
                           machine.get("cpu"), machine.get("isa"))}
+    elif demo and spec.get("batch_size") and spec["batch_size"] != results.get("batch_size"):
+        out["fps"] = {"target": None, "why": "the demo throughput target is for --batch_size=%s; this "
+                      "run has %s (pass --target_fps)" % (spec["batch_size"], results.get("batch_size"))}
     elif demo and spec.get("precision_mode") and spec["precision_mode"] != results.get("precision_mode"):
         out["fps"] = {"target": None, "why": "the demo throughput target is for --precision_mode=%s; "
                       "this run is %s (pass --target_fps)" % (spec["precision_mode"],

@@ -12,14 +12,14 @@ from test_e2e_tiny import run_delivery
 
 MACHINE = {"cpu": "AMD EPYC", "isa": "AVX-512 (+BF16, VNNI)"}
 TARGETS = {"acc": {"demo": {"precision": 0.8, "fps": 100.0, "machine": MACHINE, "source": "here",
-                            "precision_mode": "allow_mix_precision"},
+                            "precision_mode": "allow_mix_precision", "batch_size": 32, "batch_size": 32},
                    "reference": {"MRPC": {"precision": 0.84, "fps": 384.0, "fps_device": "npu",
                                           "source": "paper"}}}}
 
 
 def results(task="MRPC", device="cpu", cpu="AMD EPYC", isa="AVX-512 (+BF16, VNNI)", acc=0.83, fps=90.0):
     return {"task": task, "device": device, "throughput": fps, "throughput_unit": "sentences/sec",
-            "precision_mode": "allow_mix_precision",
+            "precision_mode": "allow_mix_precision", "batch_size": 32,
             "precision_metric": {"name": "Accuracy", "value": acc},
             "fingerprint": {"device": {"cpu": cpu, "isa": isa}}}
 
@@ -36,6 +36,8 @@ def test_which_target_holds():
     assert demo["precision"]["target"] == 0.8 and demo["fps"]["target"] == 100.0
     fp32 = targets.resolve(TARGETS, "acc", dict(results(), precision_mode="force_fp32"), demo=True)
     assert fp32["fps"]["target"] is None and "--precision_mode=allow_mix_precision" in fp32["fps"]["why"]
+    batch = targets.resolve(TARGETS, "acc", dict(results(), batch_size=4), demo=True)
+    assert batch["fps"]["target"] is None and "--batch_size=32" in batch["fps"]["why"]
     other_cpu = targets.resolve(TARGETS, "acc", results(isa="AVX2"), demo=True)
     assert other_cpu["fps"]["target"] is None and "measured on AMD EPYC" in other_cpu["fps"]["why"]
     reference = targets.resolve(TARGETS, "acc", results(), demo=False)
