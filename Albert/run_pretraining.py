@@ -122,10 +122,8 @@ def check_flags():
         if not getattr(FLAGS, name):
             raise npu_runconfig.UsageError("--%s is required" % name)
     config = modeling.AlbertConfig.from_json_file(FLAGS.albert_config_file)
-    if FLAGS.max_seq_length > config.max_position_embeddings:
-        raise npu_runconfig.UsageError(
-            "--max_seq_length=%d > max_position_embeddings=%d of --albert_config_file=%s"
-            % (FLAGS.max_seq_length, config.max_position_embeddings, FLAGS.albert_config_file))
+    npu_runconfig.check_max_seq_length(FLAGS.max_seq_length, config, "albert_config_file",
+                                       FLAGS.albert_config_file)
     if FLAGS.init_checkpoint:
         FLAGS.init_checkpoint = checkpoint_utils.resolve_checkpoint(FLAGS.init_checkpoint)
     for name in ("vocab_file", "spm_model_file"):

@@ -52,11 +52,8 @@ def check_flags(FLAGS):
     if FLAGS.init_checkpoint:
         FLAGS.init_checkpoint = checkpoint_utils.resolve_checkpoint(FLAGS.init_checkpoint)
     bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
-    if FLAGS.max_seq_length > bert_config.max_position_embeddings:
-        raise npu_runconfig.UsageError(
-            "--max_seq_length=%d > max_position_embeddings=%d of --bert_config_file=%s"
-            % (FLAGS.max_seq_length, bert_config.max_position_embeddings,
-               FLAGS.bert_config_file))
+    npu_runconfig.check_max_seq_length(FLAGS.max_seq_length, bert_config, "bert_config_file",
+                                       FLAGS.bert_config_file)
     if FLAGS.max_seq_length < 3:
         raise npu_runconfig.UsageError("--max_seq_length must be at least 3")
     tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)

@@ -129,11 +129,8 @@ def check_flags():
         if not getattr(FLAGS, name):
             raise npu_runconfig.UsageError("--%s is required" % name)
     bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
-    if FLAGS.max_seq_length > bert_config.max_position_embeddings:
-        raise npu_runconfig.UsageError(
-            "--max_seq_length=%d > max_position_embeddings=%d of --bert_config_file=%s"
-            % (FLAGS.max_seq_length, bert_config.max_position_embeddings,
-               FLAGS.bert_config_file))
+    npu_runconfig.check_max_seq_length(FLAGS.max_seq_length, bert_config, "bert_config_file",
+                                       FLAGS.bert_config_file)
     if FLAGS.init_checkpoint:
         FLAGS.init_checkpoint = checkpoint_utils.resolve_checkpoint(FLAGS.init_checkpoint)
     if FLAGS.vocab_file and not os.path.isfile(FLAGS.vocab_file):

@@ -41,6 +41,14 @@ class UsageError(ValueError):
     """A flag or environment value that makes the run impossible; reported as one line."""
 
 
+def check_max_seq_length(max_seq_length, config, config_flag, config_path):
+    """--max_seq_length must fit the model config's position table (BERT, ALBERT)."""
+    if max_seq_length > config.max_position_embeddings:
+        raise UsageError("--max_seq_length=%d > max_position_embeddings=%d of --%s=%s"
+                         % (max_seq_length, config.max_position_embeddings, config_flag,
+                            config_path))
+
+
 def rank_info():
     """(rank_id, rank_size) from RANK_ID / RANK_SIZE (defaults 0 / 1)."""
     try:
