@@ -99,23 +99,9 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
             return NPUEstimatorSpec(mode=mode, loss=total_loss, train_op=train_op,
                                     training_hooks=[recorder.hook(total_loss, train_tensors)])
         if mode == tf.estimator.ModeKeys.EVAL:
-            masked_lm_ids = tf.reshape(features["masked_lm_ids"], [-1])
-            masked_lm_weights = tf.reshape(features["masked_lm_weights"], [-1])
-            masked_lm_predictions = tf.argmax(masked_lm_log_probs, axis=-1,
-                                              output_type=tf.int32)
-            next_sentence_labels = tf.reshape(features["next_sentence_labels"], [-1])
-            next_sentence_predictions = tf.argmax(next_sentence_log_probs, axis=-1,
-                                                  output_type=tf.int32)
-            metrics = {
-                "masked_lm_accuracy": tf.metrics.accuracy(
-                    labels=masked_lm_ids, predictions=masked_lm_predictions,
-                    weights=masked_lm_weights),
-                "masked_lm_loss": tf.metrics.mean(values=masked_lm_example_loss,
-                                                  weights=masked_lm_weights),
-                "next_sentence_accuracy": tf.metrics.accuracy(
-                    labels=next_sentence_labels, predictions=next_sentence_predictions),
-                "next_sentence_loss": tf.metrics.mean(values=next_sentence_example_loss),
-            }
+            metrics = eval_phases.pretraining_metric_ops(
+                features, masked_lm_log_probs, masked_lm_example_loss, next_sentence_log_probs,
+                next_sentence_example_loss, "next_sentence")
             return NPUEstimatorSpec(mode=mode, loss=total_loss, eval_metric_ops=metrics)
         raise ValueError("only TRAIN and EVAL modes are supported, got %s" % mode)
 

@@ -81,3 +81,28 @@ def predict_classifier(estimator, examples, label_list, max_seq_length, tokenize
     print("predictions: %s (%d rows, columns = labels %s)"
           % (path, len(rows), ",".join(label_list)), flush=True)
     return path
+
+
+def pretraining_metric_ops(features, masked_lm_log_probs, masked_lm_example_loss,
+                           sentence_log_probs, sentence_example_loss, sentence_task):
+    """The EVAL metrics of MLM + a sentence task, as run_pretraining.py of google-research/bert
+    (sentence_task "next_sentence") and albert ("sentence_order"):
+    masked_lm_accuracy / _loss (weighted by masked_lm_weights) and <sentence_task>_accuracy / _loss.
+
+    masked_lm_log_probs: [batch * max_predictions, vocab]; masked_lm_example_loss: [batch * max_predictions];
+    sentence_log_probs: [batch, 2]; sentence_example_loss: [batch].
+    """
+    masked_lm_ids = tf.reshape(features["masked_lm_ids"], [-1])
+    masked_lm_weights = tf.reshape(features["masked_lm_weights"], [-1])
+    masked_lm_predictions = tf.argmax(masked_lm_log_probs, axis=-1, output_type=tf.int32)
+    sentence_labels = tf.reshape(features["next_sentence_labels"], [-1])
+    sentence_predictions = tf.argmax(sentence_log_probs, axis=-1, output_type=tf.int32)
+    return {
+        "masked_lm_accuracy": tf.metrics.accuracy(labels=masked_lm_ids,
+                                                  predictions=masked_lm_predictions,
+                                                  weights=masked_lm_weights),
+        "masked_lm_loss": tf.metrics.mean(values=masked_lm_example_loss, weights=masked_lm_weights),
+        sentence_task + "_accuracy": tf.metrics.accuracy(labels=sentence_labels,
+                                                         predictions=sentence_predictions),
+        sentence_task + "_loss": tf.metrics.mean(values=sentence_example_loss),
+    }
