@@ -303,5 +303,15 @@ def test_runs_from_converted_checkpoints(converted, tmp_path):
         results = json.load(f)
     assert results["precision_metric"]["value"] == pytest.approx(float(rows[0][2]), abs=1e-4)
     losses = [loss for _, loss in results["loss_history"]]
-    print("transfer: losses %s, top-1 %s" % (losses, rows[0][2]))
-    assert len(losses) >= 4 and min(losses[1:]) < losses[0]
+    assert len(losses) >= 4 and np.all(np.isfinite(losses)), losses
+    # training started from the converted weights and moved them: every stage kernel stays near
+    # its source (a fresh initialisation would be about sqrt(2) away) and all changed. The stem
+    # (3 input channels, the smallest kernel) moves most and is left out. Whether 16 steps from
+    # random source weights lower the loss is left to chance, not asserted.
+    trained = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / "digits")))
+    kernels = [n for n in names if re.match(r"fp32_vars/stage\d/.*/kernel$", n)]
+    moved = {n: np.linalg.norm(trained.get_tensor(n) - reader.get_tensor(n))
+             / np.linalg.norm(reader.get_tensor(n)) for n in kernels}
+    print("transfer: losses %s, top-1 %s, stage kernels moved %.3g..%.3g"
+          % (losses, rows[0][2], min(moved.values()), max(moved.values())))
+    assert len(kernels) == 16 and max(moved.values()) < 0.5 and min(moved.values()) > 1e-3, moved
