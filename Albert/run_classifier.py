@@ -32,35 +32,13 @@ from common.results import RunRecorder
 
 common_flags.define_common_flags()
 
-flags.DEFINE_string("data_dir", None, "Folder with the task's .tsv files.")
-flags.DEFINE_string("albert_config_file", None, "albert_config.json of the pre-trained model.")
-flags.DEFINE_string("task_name", None, "Task: MRPC, CoLA, SST-2, MNLI, XNLI, chnsenticorp, lcqmc.")
-flags.DEFINE_string("vocab_file", None, "WordPiece vocabulary of the model.")
+common_flags.define_finetune_flags("albert_config_file")
+common_flags.define_classifier_flags("albert_config.json")
 flags.DEFINE_string("spm_model_file", None, "Sentencepiece model (English ALBERT); replaces "
                     "--vocab_file.")
-flags.DEFINE_string("output_dir", None, "Checkpoints, features and predictions go here.")
-flags.DEFINE_string("init_checkpoint", None, "Checkpoint (prefix or folder) to start from.")
-flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (uncased / Chinese models).")
-flags.DEFINE_integer("max_seq_length", 128, "Tokens per example after WordPiece ([CLS]/[SEP] "
-                     "included); longer inputs are truncated, shorter ones padded.")
-flags.DEFINE_bool("do_train", False, "Train.")
-flags.DEFINE_bool("do_eval", False, "Evaluate on the dev set.")
-flags.DEFINE_bool("do_predict", False, "Predict the test set into test_results.tsv.")
-flags.DEFINE_integer("train_batch_size", 32, "Training batch size.")
-flags.DEFINE_integer("eval_batch_size", 8, "Eval batch size.")
-flags.DEFINE_integer("predict_batch_size", 8, "Predict batch size.")
-flags.DEFINE_float("learning_rate", 5e-5, "Initial learning rate.")
 flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "AdamWeightDecay (the originals' "
                   "fine-tuning default) or LAMB.")
-flags.DEFINE_float("num_train_epochs", 3.0, "Epochs of training (unless --num_train_steps).")
-flags.DEFINE_integer("num_train_steps", 0, "Training steps; 0 = from num_train_epochs.")
-flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of training with linear warmup.")
-flags.DEFINE_list("label_list", None, "Labels of the generic TSV tasks (default 0,1).")
-flags.DEFINE_string("xnli_language", "zh", "Language of the XNLI task.")
 flags.DEFINE_float("dropout_prob", 0.1, "Dropout on the pooled output before the classifier.")
-flags.DEFINE_bool("use_one_hot_embeddings", False, "One-hot matmul embedding lookup.")
-flags.DEFINE_string("export_dir", None, "After training, write a clean checkpoint (model "
-                    "variables + global_step) with albert_config.json and the vocabulary here.")
 FLAGS = flags.FLAGS
 
 NETWORK = "Albert"

@@ -8,32 +8,16 @@ from absl import flags
 
 from Bert_base import modeling
 from common import checkpoint_utils, feature_records, npu_runconfig, optimization, tokenization
+from common import flags as common_flags
 from common.demo_data.text import results_task_name
 from common.npu_compat import NPUEstimatorSpec
 from common.results import RunRecorder
 
 
 def define_flags(default_seq_length=128):
-    """The flags both entry points take, under google-research/bert's names."""
-    flags.DEFINE_string("data_dir", None, "Folder with the task's train / dev / test files.")
-    flags.DEFINE_string("bert_config_file", None, "bert_config.json of the pre-trained model.")
-    flags.DEFINE_string("vocab_file", None, "WordPiece vocabulary of the model.")
-    flags.DEFINE_string("output_dir", None, "Checkpoints, features and predictions go here.")
-    flags.DEFINE_string("init_checkpoint", None, "Checkpoint (prefix or folder) to start from.")
-    flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (uncased / Chinese models).")
-    flags.DEFINE_integer("max_seq_length", default_seq_length,
-                         "Pieces per feature ([CLS]/[SEP] included).")
-    flags.DEFINE_bool("do_train", False, "Train.")
-    flags.DEFINE_bool("do_eval", False, "Evaluate on the dev set.")
-    flags.DEFINE_bool("do_predict", False, "Predict the test set.")
-    flags.DEFINE_integer("train_batch_size", 32, "Training batch size.")
-    flags.DEFINE_integer("eval_batch_size", 8, "Eval batch size.")
-    flags.DEFINE_integer("predict_batch_size", 8, "Predict batch size.")
-    flags.DEFINE_float("learning_rate", 5e-5, "Initial learning rate of AdamWeightDecay.")
-    flags.DEFINE_float("num_train_epochs", 3.0, "Epochs of training (unless --num_train_steps).")
-    flags.DEFINE_integer("num_train_steps", 0, "Training steps; 0 = from num_train_epochs.")
-    flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of training with linear warmup.")
-    flags.DEFINE_bool("use_one_hot_embeddings", False, "One-hot matmul embedding lookup.")
+    """The flags every fine-tuning entry point takes (common/flags.py), under google-research/bert's
+    names."""
+    common_flags.define_finetune_flags("bert_config_file", default_seq_length)
 
 
 def check_flags(FLAGS):

@@ -32,11 +32,7 @@ common_flags.define_common_flags()
 flags.DEFINE_alias("npu_bert_loss_scale", "loss_scale")
 
 finetune_common.define_flags()
-flags.DEFINE_string("task_name", None, "Task: MRPC, CoLA, SST-2, MNLI, XNLI, chnsenticorp, lcqmc.")
-flags.DEFINE_list("label_list", None, "Labels of the generic TSV tasks (default 0,1).")
-flags.DEFINE_string("xnli_language", "zh", "Language of the XNLI task.")
-flags.DEFINE_string("export_dir", None, "After training, write a clean checkpoint (model "
-                    "variables + global_step) with bert_config.json and vocab.txt here.")
+common_flags.define_classifier_flags("bert_config.json")
 FLAGS = flags.FLAGS
 
 NETWORK = "Bert_base"

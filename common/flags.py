@@ -92,3 +92,41 @@ def define_common_flags(fp16_loss_scale="dynamic"):
     flags.DEFINE_integer("timing_skip_steps", 5,
                          "Steps excluded from ms/step and throughput (graph build, compilation, "
                          "warm caches).", lower_bound=0)
+
+
+def define_finetune_flags(config_flag, default_seq_length=128):
+    """The fine-tuning flags of BERT's and ALBERT's entry points, under google-research's names.
+
+    config_flag: the model's config flag (bert_config_file, albert_config_file)."""
+    flags.DEFINE_string("data_dir", None, "Folder with the task's train / dev / test files.")
+    flags.DEFINE_string(config_flag, None, "%s.json of the pre-trained model."
+                        % config_flag.replace("_config_file", "_config"))
+    flags.DEFINE_string("vocab_file", None, "WordPiece vocabulary of the model.")
+    flags.DEFINE_string("output_dir", None, "Checkpoints, features and predictions go here.")
+    flags.DEFINE_string("init_checkpoint", None, "Checkpoint (prefix or folder) to start from.")
+    flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (uncased / Chinese models).")
+    flags.DEFINE_integer("max_seq_length", default_seq_length,
+                         "Pieces per feature ([CLS]/[SEP] included); longer inputs are truncated, "
+                         "shorter ones padded.")
+    flags.DEFINE_bool("do_train", False, "Train.")
+    flags.DEFINE_bool("do_eval", False, "Evaluate on the dev set.")
+    flags.DEFINE_bool("do_predict", False, "Predict the test set.")
+    flags.DEFINE_integer("train_batch_size", 32, "Training batch size.")
+    flags.DEFINE_integer("eval_batch_size", 8, "Eval batch size.")
+    flags.DEFINE_integer("predict_batch_size", 8, "Predict batch size.")
+    flags.DEFINE_float("learning_rate", 5e-5, "Initial learning rate.")
+    flags.DEFINE_float("num_train_epochs", 3.0, "Epochs of training (unless --num_train_steps).")
+    flags.DEFINE_integer("num_train_steps", 0, "Training steps; 0 = from num_train_epochs.")
+    flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of training with linear warmup.")
+    flags.DEFINE_bool("use_one_hot_embeddings", False, "One-hot matmul embedding lookup.")
+
+
+def define_classifier_flags(config_name):
+    """Sentence (pair) classification's task flags and the clean export; config_name names the
+    config file written beside the export (bert_config.json, albert_config.json)."""
+    flags.DEFINE_string("task_name", None, "Task: MRPC, CoLA, SST-2, MNLI, XNLI, chnsenticorp, "
+                        "lcqmc.")
+    flags.DEFINE_list("label_list", None, "Labels of the generic TSV tasks (default 0,1).")
+    flags.DEFINE_string("xnli_language", "zh", "Language of the XNLI task.")
+    flags.DEFINE_string("export_dir", None, "After training, write a clean checkpoint (model "
+                        "variables + global_step) with %s and the vocabulary here." % config_name)
