@@ -19,7 +19,8 @@ if not __package__:  # run as `python Bert_base/run_classifier.py`: the repo roo
     import _repo_root  # noqa: F401
 
 from Bert_base import export_checkpoint, finetune_common, modeling
-from common import checkpoint_utils, classifier_data, eval_phases, npu_runconfig, transformer
+from common import (checkpoint_utils, classifier_baseline, classifier_data, eval_phases,
+                    npu_runconfig, transformer)
 from common import cli
 from common import flags as common_flags
 from common import tokenization
@@ -148,6 +149,8 @@ def run():
             FLAGS.max_seq_length, tokenizer, FLAGS.eval_batch_size, FLAGS.output_dir, recorder,
             FLAGS.data_dir)
         recorder.set_metrics(result, precision=("Accuracy", result["eval_accuracy"]))
+        if FLAGS.baseline:
+            classifier_baseline.record(recorder, FLAGS.data_dir, FLAGS.task_name)
 
     if FLAGS.do_predict:
         eval_phases.predict_classifier(

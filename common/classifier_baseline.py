@@ -39,6 +39,17 @@ def evaluate(data_dir, task_name, ngram_max=2, c=4.0):
             "dev_examples": len(dev)}
 
 
+METHOD = "char 1-2-gram TF-IDF + logistic regression, same train/dev split"
+
+
+def record(recorder, data_dir, task_name):
+    """Scores the baseline and hands it to the run's RunRecorder (results JSON, Final block)."""
+    result = evaluate(data_dir, task_name)
+    recorder.set_baseline("Accuracy", result["accuracy"], METHOD)
+    print("baseline: %s: dev accuracy %.4f" % (METHOD, result["accuracy"]), flush=True)
+    return result
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data_dir", required=True)

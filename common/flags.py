@@ -130,3 +130,6 @@ def define_classifier_flags(config_name):
     flags.DEFINE_string("xnli_language", "zh", "Language of the XNLI task.")
     flags.DEFINE_string("export_dir", None, "After training, write a clean checkpoint (model "
                         "variables + global_step) with %s and the vocabulary here." % config_name)
+    flags.DEFINE_bool("baseline", False, "With --do_eval, also score a character TF-IDF + "
+                      "logistic regression on the same train/dev split "
+                      "(common/classifier_baseline.py) and print it beside Final Precision.")

@@ -9,6 +9,7 @@ prints
     Final Performance ms/step : X
     Final Precision <Metric> : X             (kind=acc)
     Final Train Accuracy : X                 (kind=acc; the same value, under the name Ascend's tooling greps)
+    Final Baseline <Metric> : X (method)     (kind=acc, when the run scored a simple reference: --baseline)
     Final Training Steps : N                 (steps this run trained; a resumed run trains fewer)
     Final Overflow Steps : K                 (updates skipped by loss scaling; K in the timed window)
     Final Training Duration sec : X
@@ -74,6 +75,10 @@ def build_report(results, network, kind, e2e_sec, checked=None):
     if kind == "acc":
         final.append("Final Precision %s : %.7g" % (precision["name"], precision["value"]))
         final.append("Final Train Accuracy : %.7g" % precision["value"])
+        baseline = results.get("baseline")
+        if baseline:
+            final.append("Final Baseline %s : %.7g (%s)" % (baseline["name"], baseline["value"],
+                                                          baseline["method"]))
     if results.get("steps_run") is not None:
         final.append("Final Training Steps : %d" % results["steps_run"])
     if results.get("overflow_steps") is not None:

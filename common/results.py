@@ -43,6 +43,7 @@ class RunRecorder:
         self.logged = []       # [(step, loss)] printed steps
         self.metrics = {}
         self.precision_metric = None
+        self.baseline = None        # a non-neural reference on the same dev set (set_baseline)
         self.durations = {}
         self.runs = 0               # session.run calls that trained
         self.overflow_steps = []    # steps whose update loss scaling skipped
@@ -88,6 +89,10 @@ class RunRecorder:
             self.metrics[key] = _jsonable(value)
         if precision is not None:
             self.precision_metric = {"name": precision[0], "value": _jsonable(precision[1])}
+
+    def set_baseline(self, name, value, method):
+        """A simple reference scored on the same dev set, printed beside Final Precision."""
+        self.baseline = {"name": name, "value": _jsonable(value), "method": method}
 
     # -- summary ---------------------------------------------------------------------------------
     def timing(self):
@@ -139,6 +144,7 @@ class RunRecorder:
             "final_loss": self.losses[-1][1] if self.losses else None,
             "metrics": self.metrics,
             "precision_metric": self.precision_metric,
+            "baseline": self.baseline,
             "durations_sec": self.durations,
             "loss_history": [[s, l] for s, l in self.logged],
             "loss_every_step": [[s, l] for s, l in self.losses],

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from common import demo_data
+from common import classifier_baseline, demo_data
 from conftest import REPO_ROOT, python_env
 
 TEST_CONFIG = {"vocab_size": 6000, "hidden_size": 64, "num_hidden_layers": 2,
@@ -143,9 +143,13 @@ def test_full_script_prints_a_real_final_block(device_id):
     keys = [line.split(" : ")[0] for line in final[1:]]
     assert keys == ["Final Performance sentences/sec", "Final Performance images/sec",
                     "Final Performance ms/step", "Final Precision Accuracy", "Final Train Accuracy",
-                    "Final Training Steps", "Final Overflow Steps", "Final Training Duration sec",
-                    "E2E Training Duration sec"]
+                    "Final Baseline Accuracy", "Final Training Steps", "Final Overflow Steps",
+                    "Final Training Duration sec", "E2E Training Duration sec"]
     values = dict((line.split(" : ")[0], line.split(" : ")[1]) for line in final[1:])
+    # the demo's linear reference, scored on the same split by an independent call
+    baseline = classifier_baseline.evaluate(demo_data.prepare("bert_classifier"), "chnsenticorp")
+    assert values["Final Baseline Accuracy"] == "%.7g (%s)" % (baseline["accuracy"],
+                                                             classifier_baseline.METHOD)
     assert 0.3 < float(values["Final Precision Accuracy"]) <= 1.0
     assert values["Final Training Steps"] == "30"
     assert all(float(values[k]) > 0 for k in keys if "Performance" in k or "Duration" in k)

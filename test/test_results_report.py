@@ -171,3 +171,12 @@ def test_report_cli_writes_files(tmp_path, capsys):
     assert "Final Precision Accuracy : 0.8504902" in capsys.readouterr().out
     assert (tmp_path / "N_bs32_1p_acc.log").read_text().startswith("Network = N\nRankSize = 1\n")
     assert (tmp_path / "train_N_bs32_1p_acc_loss.txt").read_text().split() == ["0.700000", "0.500000", "0.250000"]
+
+
+def test_baseline_line_follows_the_precision_lines_when_the_run_scored_one():
+    with_baseline = make_results(baseline={"name": "Accuracy", "value": 0.8455, "method": "m"})
+    final = report.build_report(with_baseline, "Bert-base", "acc", 20.0)[0]
+    at = [l.split(" : ")[0] for l in final].index("Final Train Accuracy")
+    assert final[at + 1] == "Final Baseline Accuracy : 0.8455 (m)"
+    for results, kind in ((make_results(), "acc"), (with_baseline, "perf")):
+        assert not any("Baseline" in l for l in report.build_report(results, "B", kind, 1.0)[0])
