@@ -286,11 +286,13 @@ def parse_args(argv):
     parser.add_argument("--targets", default=None)
     parser.add_argument("--demo", default="0")
     parser.add_argument("--enforce_targets", default="False")
+    parser.add_argument("--print_rank_size", action="store_true",
+                        help="print the job's number of ranks and exit (the scripts' LR scaling)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.command and args.command[0] == "--":
         args.command = args.command[1:]
-    if not args.command:
+    if not args.command and not args.print_rank_size:
         parser.error("no command after --")
     if args.network and not (args.kind and args.output_root):
         parser.error("--network needs --kind and --output_root")
@@ -304,6 +306,9 @@ def main(argv=None):
     try:
         ranks, where = job_ranks(args.rank_table, args.worker_hosts, args.rank_size,
                                  args.base_port)
+        if args.print_rank_size:
+            print(len(ranks))
+            return 0
         mine = ranks_here(ranks, args.server_id)
         if tf_engine:
             cluster.check_ports_free(mine)

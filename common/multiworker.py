@@ -39,6 +39,15 @@ def check_environment(rank_id, rank_size):
     return cluster.check_tf_config(os.environ.get("TF_CONFIG"), rank_id, rank_size)
 
 
+def rank_file(folder, name):
+    """folder/name, or folder/<stem>_rank<R><ext> with several ranks (they share the folder)."""
+    rank_id, rank_size = rank_from_env()
+    if rank_size > 1:
+        stem, ext = os.path.splitext(name)
+        name = "%s_rank%d%s" % (stem, rank_id, ext)
+    return os.path.join(folder, name)
+
+
 def op_timeout_sec():
     text = os.environ.get("CLUSTER_OP_TIMEOUT_SEC", str(DEFAULT_OP_TIMEOUT_SEC))
     try:
