@@ -177,3 +177,19 @@ def test_launcher_names_the_failing_rank_and_stops_the_others(tmp_path):
     pid0 = int((tmp_path / "rank_0.log").read_text().split()[3])
     with pytest.raises(ProcessLookupError):
         os.killpg(pid0, 0)
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--lr_scaling=square", "error: --lr_scaling must be none or linear, got 'square'"),
+    ("--rank_table=/nonexistent/table.json",
+     "error: --rank_table=/nonexistent/table.json does not exist (RANK_TABLE_FILE?)"),
+    ("--rank_size=two", "error: --rank_size must be a positive integer, got 'two'"),
+])
+def test_8p_script_bad_cluster_flags(tmp_path, flag, message):
+    env = python_env({"PYTHON": sys.executable, "OUTPUT_ROOT": str(tmp_path)})
+    env.pop("RANK_TABLE_FILE", None)
+    proc = subprocess.run(["bash", "ResNext50/test/train_performance_8p.sh", flag], cwd=REPO_ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1] == message
+    assert not list(tmp_path.glob("*/results_*.json"))

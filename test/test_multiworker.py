@@ -13,8 +13,9 @@ from conftest import REPO_ROOT, python_env
 
 FIXTURE = os.path.join(REPO_ROOT, "test", "fixtures", "multiworker_tiny.py")
 STEPS, BATCH = 6, 4
-# Measured (TF 1.15 and 2.15): the 2-worker losses match the 1-worker ones to ~3e-8, the
-# weights' sums of squares to ~3e-7 relative (float summation order of the all-reduce).
+# Measured (TF 1.15 and 2.15): the 2-worker losses match the 1-worker ones to 6e-8, the weights'
+# sums of squares to 3.1e-7 relative (float summation order of the all-reduce); the attention key
+# bias (zero gradient in exact arithmetic, ~1e-13 noise) passes on pytest.approx's 1e-12 absolute.
 LOSS_TOLERANCE = 1e-5
 WEIGHT_TOLERANCE = 1e-5
 
