@@ -21,7 +21,7 @@ if not __package__:  # run as `python Bert_base/run_classifier.py`: the repo roo
 from Bert_base import export_checkpoint, finetune_common, modeling
 from common import (checkpoint_utils, classifier_baseline, classifier_data, eval_phases,
                     npu_runconfig, transformer)
-from common import cli
+from common import cli, multiworker
 from common import flags as common_flags
 from common import tokenization
 from common.demo_data.text import results_task_name
@@ -111,8 +111,10 @@ def run():
         train_examples = processor.get_train_examples(FLAGS.data_dir)
         if not train_examples:
             raise ValueError("no training examples in %s" % FLAGS.data_dir)
+        # Epochs over the job's global batch (train_batch_size per rank x RANK_SIZE ranks).
         num_train_steps = FLAGS.num_train_steps or int(
-            len(train_examples) / FLAGS.train_batch_size * FLAGS.num_train_epochs)
+            len(train_examples) / FLAGS.train_batch_size * FLAGS.num_train_epochs
+            / runtime.rank_size)
         num_train_steps = max(1, num_train_steps)
         num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
         npu_runconfig.check_loop_alignment(num_train_steps, FLAGS.iterations_per_loop,
@@ -127,7 +129,7 @@ def run():
     estimator = npu_runconfig.build_estimator(model_fn, run_config)
 
     if FLAGS.do_train:
-        train_file = os.path.join(FLAGS.output_dir, "train.tf_record")
+        train_file = multiworker.rank_file(FLAGS.output_dir, "train.tf_record")
         classifier_data.file_based_convert_examples_to_features(
             train_examples, label_list, FLAGS.max_seq_length, tokenizer, train_file)
         tf.logging.info("***** Running training: %d examples, batch size %d, %d steps *****",
@@ -136,14 +138,15 @@ def run():
             train_file, FLAGS.max_seq_length, is_training=True, drop_remainder=True,
             batch_size=FLAGS.train_batch_size, seed=FLAGS.seed)
         with recorder.timed("train"):
-            estimator.train(input_fn=train_input_fn, max_steps=num_train_steps)
-        if FLAGS.export_dir:
+            multiworker.train(estimator, train_input_fn, num_train_steps)
+        if FLAGS.export_dir and runtime.rank_id == 0:
             written = export_checkpoint.export(FLAGS.output_dir, FLAGS.export_dir,
                                                FLAGS.bert_config_file, FLAGS.vocab_file)
             print(export_checkpoint.exported_note(len(written), FLAGS.export_dir, FLAGS.output_dir),
                   flush=True)
 
-    if FLAGS.do_eval:
+    # The job's evaluation and predictions: rank 0's, over the whole set.
+    if FLAGS.do_eval and runtime.rank_id == 0:
         result = eval_phases.evaluate_classifier(
             estimator, processor.get_dev_examples(FLAGS.data_dir), label_list,
             FLAGS.max_seq_length, tokenizer, FLAGS.eval_batch_size, FLAGS.output_dir, recorder,
@@ -152,7 +155,7 @@ def run():
         if FLAGS.baseline:
             classifier_baseline.record(recorder, FLAGS.data_dir, FLAGS.task_name)
 
-    if FLAGS.do_predict:
+    if FLAGS.do_predict and runtime.rank_id == 0:
         eval_phases.predict_classifier(
             estimator, processor.get_test_examples(FLAGS.data_dir), label_list,
             FLAGS.max_seq_length, tokenizer, FLAGS.predict_batch_size, FLAGS.output_dir, recorder)

@@ -5,7 +5,8 @@
   against the run's, and what to do: the checkpoint in --model_dir (the scripts' --output_path)
   that training would resume, the --restore_path of transfer learning (the head only when
   --restore_exclude does not leave it out), every checkpoint --mode=evaluate reads in --ckpt_dir.
-* `train_leaving_no_untrained_checkpoint(...)`: estimator.train; when it fails in a folder that
+* `train_leaving_no_untrained_checkpoint(...)`: estimator.train (common.multiworker.train with
+  several workers off Ascend); when it fails in a folder that
   held no checkpoint, the step-0 checkpoint the Estimator saved before the first step goes too.
 """
 
@@ -13,7 +14,7 @@ import os
 
 import tensorflow.compat.v1 as tf
 
-from common import checkpoint_utils
+from common import checkpoint_utils, multiworker
 from common.npu_runconfig import UsageError
 from ResNext50 import modeling
 
@@ -97,7 +98,7 @@ def train_leaving_no_untrained_checkpoint(estimator, input_fn, max_steps, model_
     before = set(os.listdir(model_dir)) if existed else set()
     had_checkpoint = bool(kept_checkpoints(model_dir))
     try:
-        estimator.train(input_fn, max_steps=max_steps)
+        multiworker.train(estimator, input_fn, max_steps)
     except BaseException:
         latest = tf.train.latest_checkpoint(model_dir) if os.path.isdir(model_dir) else None
         if not had_checkpoint and latest and checkpoint_utils.checkpoint_step(latest) == 0:

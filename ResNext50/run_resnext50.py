@@ -265,6 +265,10 @@ def run():
                                                                     runtime.device)
     print("group conv: %s (%s)" % (group_conv_impl, group_conv_reason), flush=True)
     global_batch = FLAGS.batch_size * runtime.rank_size
+    if runtime.multi_worker and FLAGS.mode == "train_and_evaluate":
+        raise UsageError("--mode=train_and_evaluate with RANK_SIZE=%d off Ascend is not "
+                         "supported: use --mode=train --eval=True (rank 0 evaluates the job)"
+                         % runtime.rank_size)
     num_train, num_eval, info = data_sizes(data_dir)
     num_classes = FLAGS.num_classes or info.get("num_classes") or IMAGENET_CLASSES
     classes_from = "--num_classes" if FLAGS.num_classes else (
@@ -299,11 +303,11 @@ def run():
             seed=FLAGS.seed, min_crop_area=FLAGS.min_crop_area)
 
     def eval_input_fn(params=None):
+        # The job's evaluation: rank 0 alone, over the whole validation set (not one shard).
         del params
         return preprocessing.build_dataset(
             eval_files, False, FLAGS.batch_size, FLAGS.image_size, num_classes,
-            FLAGS.label_offset, runtime.rank_size, runtime.rank_id,
-            eval_preprocessing=FLAGS.preprocessing)
+            FLAGS.label_offset, eval_preprocessing=FLAGS.preprocessing)
 
     recorder = RunRecorder(network="ResNext50", task=FLAGS.task_name, batch_size=FLAGS.batch_size,
                            unit="images/sec", runtime=runtime, skip_steps=FLAGS.timing_skip_steps)
@@ -323,7 +327,7 @@ def run():
         with recorder.timed("train"):
             checkpoints.train_leaving_no_untrained_checkpoint(estimator, train_input_fn, max_steps,
                                                               model_dir)
-        if FLAGS.eval:
+        if FLAGS.eval and runtime.rank_id == 0:
             with recorder.timed("eval"):
                 result = estimator.evaluate(eval_input_fn)
             table.add(result, estimator.latest_checkpoint())

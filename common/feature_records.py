@@ -10,7 +10,7 @@ import collections
 
 import tensorflow.compat.v1 as tf
 
-from common import atomic_io
+from common import atomic_io, multiworker
 
 
 def write_int_features(path, feature_dicts):
@@ -30,7 +30,7 @@ def write_int_features(path, feature_dicts):
 
 def int_features_input_fn(path, lengths, is_training, batch_size, drop_remainder=True, seed=None):
     """input_fn over `path`: {name: int32 tensor}, shapes from `lengths` {name: length or 0};
-    shuffled and repeated when training (as classifier_data's)."""
+    sharded by rank, shuffled and repeated when training (as classifier_data's)."""
     spec = {name: tf.FixedLenFeature([length] if length else [], tf.int64)
             for name, length in lengths.items()}
 
@@ -38,10 +38,11 @@ def int_features_input_fn(path, lengths, is_training, batch_size, drop_remainder
         example = tf.parse_single_example(record, spec)
         return {name: tf.cast(t, tf.int32) for name, t in example.items()}
 
-    def input_fn(params=None):
+    def input_fn(params=None, input_context=None):
         del params
         d = tf.data.TFRecordDataset(path)
-        if is_training:
+        if is_training:   # each rank its own records (common/multiworker.py)
+            d = multiworker.shard(d, input_context)
             d = d.repeat()
             d = d.shuffle(buffer_size=100, seed=seed)
         d = d.map(decode, num_parallel_calls=2)

@@ -12,8 +12,9 @@ Fallback semantics (documented in README.md):
   * NPUEstimatorSpec - tf.estimator.EstimatorSpec (an NPU-only `host_call` is accepted and ignored).
   * npu_config_proto - returns the given (or a new) ConfigProto unchanged.
   * NPULossScaleOptimizer, FixedLossScaleManager, ExponentialUpdateLossScaleManager - common/loss_scale.py.
-  * NPUDistributedOptimizer - the optimizer itself: the fallback trains on one device
-                     (npu_runconfig refuses RANK_SIZE > 1 without npu_bridge).
+  * NPUDistributedOptimizer - under a multi-replica tf.distribute strategy (RANK_SIZE > 1 off
+                     Ascend, common/multiworker.py) common.multiworker.DistributedOptimizer:
+                     gradients all-reduced to the job's mean; otherwise the optimizer itself.
   * npu_ops.dropout(x, keep_prob, noise_shape=None, seed=None, name=None) - tf.nn.dropout.
   * DumpConfig, ProfilingConfig - keep their options; the fallback's profiling is common/profiling.py.
 """
@@ -65,8 +66,12 @@ else:
         return config_proto if config_proto is not None else tf.ConfigProto()
 
     def NPUDistributedOptimizer(optimizer, *args, **kwargs):  # noqa: N802 (Ascend's name)
-        """Gradient all-reduce wrapper; the fallback is single-device, so the optimizer itself."""
+        """Gradient all-reduce wrapper under a multi-replica strategy, else the optimizer itself."""
         del args, kwargs
+        from common import multiworker
+        if tf.distribute.has_strategy() and \
+                tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            return multiworker.DistributedOptimizer(optimizer)
         return optimizer
 
     def _dropout(x, keep_prob, noise_shape=None, seed=None, name=None):

@@ -1,7 +1,8 @@
 """Run config and estimator from the shared flags: backend, precision, iterations_per_loop, ranks.
 
 On Ascend (npu_bridge installed) this builds an NPURunConfig with precision_mode,
-iterations_per_loop, enable_data_pre_proc and hcom_parallel (RANK_SIZE > 1).
+iterations_per_loop, enable_data_pre_proc and hcom_parallel (RANK_SIZE > 1); with RANK_SIZE > 1
+only rank 0 saves checkpoints, as the originals.
 
 Elsewhere it builds a tf.estimator.RunConfig whose session config applies the platform's automatic
 mixed precision for `allow_mix_precision` / `allow_fp32_to_fp16`:
@@ -9,6 +10,8 @@ mixed precision for `allow_mix_precision` / `allow_fp32_to_fp16`:
   * CPU: oneDNN's bfloat16 auto-mixed-precision rewrite, when this TensorFlow has it (2.9+), its
     oneDNN kernels are on and the CPU can run bf16 (common/cpu_features.py); otherwise fp32;
 and plain fp32 for `must_keep_origin_dtype` / `force_fp32`. One `precision: ...` line says which.
+With RANK_SIZE > 1 it needs TF_CONFIG and adds MultiWorkerMirroredStrategy as train_distribute
+(common/multiworker.py; the ranks are started by common/launcher.py).
 
 `iterations_per_loop` off Ascend: the host has no device loop, so it sets the cadence of what the
 host sees of the loop - step lines, Estimator's own global_step/sec lines and summaries - and the
@@ -26,7 +29,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 
-from common import cpu_features
+from common import cluster, cpu_features, multiworker
 from common.flags import parse_dump_steps
 from common.npu_compat import (HAVE_NPU, DumpConfig, NPUEstimator, NPURunConfig, ProfilingConfig,
                                npu_config_proto)
@@ -119,9 +122,13 @@ class Runtime:
         self.flags = flags_obj
         self.rank_id, self.rank_size = rank_info()
         self.device = resolve_device(flags_obj.device)
-        if self.rank_size > 1 and self.device != "npu":
-            raise UsageError("RANK_SIZE=%d needs npu_bridge; the fallback trains on one device"
-                             % self.rank_size)
+        # Off Ascend, several ranks are workers of TensorFlow's collective runtime.
+        self.multi_worker = self.rank_size > 1 and self.device != "npu"
+        if self.multi_worker:
+            try:
+                multiworker.check_environment(self.rank_id, self.rank_size)
+            except cluster.ClusterError as exc:
+                raise UsageError(str(exc))
         self.precision_mode = flags_obj.precision_mode
         self.rewriter_field, self.precision = resolve_precision(self.precision_mode, self.device)
         self.iterations_per_loop = flags_obj.iterations_per_loop
@@ -197,6 +204,8 @@ class Runtime:
                     rewriter_config_pb2.RewriterConfig.ON)
         if self.flags.xla:
             config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
+        if self.multi_worker:
+            config = multiworker.session_config(config)
         return npu_config_proto(config_proto=config) if self.device == "npu" else config
 
     def run_config(self, model_dir, **overrides):
@@ -212,6 +221,10 @@ class Runtime:
         if self.device == "npu":
             kwargs.update(enable_data_pre_proc=True, hcom_parallel=self.rank_size > 1)
             kwargs.update(self._npu_options(model_dir))
+            if self.rank_id != 0:    # the originals: only rank 0 saves checkpoints
+                kwargs.update(save_checkpoints_steps=None, save_checkpoints_secs=None)
+        if self.multi_worker:
+            kwargs.update(train_distribute=multiworker.strategy())
         kwargs.update(overrides)
         return NPURunConfig(**kwargs)
 

@@ -14,8 +14,9 @@ import re
 
 import tensorflow.compat.v1 as tf
 
-from common.npu_compat import (ExponentialUpdateLossScaleManager, FixedLossScaleManager,
-                               NPUDistributedOptimizer, NPULossScaleOptimizer)
+from common.npu_compat import (HAVE_NPU, ExponentialUpdateLossScaleManager,
+                               FixedLossScaleManager, NPUDistributedOptimizer,
+                               NPULossScaleOptimizer)
 
 DEFAULT_DECAY_EXCLUSIONS = ("LayerNorm", "layer_norm", "bias")
 
@@ -182,7 +183,10 @@ def create_train_op(loss, optimizer, global_step=None, clip_norm=None, loss_scal
         global_step = tf.train.get_or_create_global_step()
     manager = loss_scale_manager(loss_scale) if isinstance(loss_scale, (str, int, float)) \
         else loss_scale
-    optimizer = NPUDistributedOptimizer(optimizer)
+    # Off Ascend the wrapper's extra all-reduce is needed only when something looks at the
+    # gradients before the update (common/multiworker.py); otherwise the strategy's own sum does.
+    if HAVE_NPU or clip_norm or manager is not None or grad_multiplier is not None:
+        optimizer = NPUDistributedOptimizer(optimizer)
     tensors = {}
     if manager is not None:
         # Ascend's optimizer all-reduces the overflow flag across ranks when distributed.

@@ -124,6 +124,7 @@ class RunRecorder:
             "task": self.task,
             "batch_size": self.batch_size,
             "rank_size": rank_size,
+            "global_batch_size": self.batch_size * rank_size,
             "device": self.runtime.device if self.runtime else None,
             "precision": self.runtime.precision if self.runtime else None,
             "precision_mode": self.runtime.precision_mode if self.runtime else None,

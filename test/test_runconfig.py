@@ -88,10 +88,11 @@ def test_xla_and_determinism_options(monkeypatch):
     assert os.environ["TF_DETERMINISTIC_OPS"] == "1"
 
 
-@pytest.mark.parametrize("env, message", [({"RANK_SIZE": "2", "RANK_ID": "0"}, "needs npu_bridge"),
+@pytest.mark.parametrize("env, message", [({"RANK_SIZE": "2", "RANK_ID": "0"}, "needs TF_CONFIG"),
                                           ({"RANK_SIZE": "2", "RANK_ID": "2"}, "RANK_ID < RANK_SIZE"),
                                           ({"RANK_SIZE": "x"}, "must be integers")])
 def test_rank_errors(monkeypatch, env, message):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(npu_runconfig.UsageError, match=message):
