@@ -17,7 +17,7 @@ def transformer_encoder_forward(batch, seq, hidden, layers, intermediate):
     """BERT/ALBERT post-LN encoder: Q, K, V and output projections, scores, context, FFN."""
     tokens = batch * seq
     per_layer = (4 * _mm(tokens, hidden, hidden)            # query, key, value, attention output
-                 + 2 * _mm(batch * seq, hidden, seq)        # scores Q K^T and context P V (all heads)
+                 + 2 * _mm(batch * seq, hidden, seq)        # scores Q K^T, context P V
                  + 2 * _mm(tokens, hidden, intermediate))   # FFN in and out
     return layers * per_layer
 
@@ -29,7 +29,8 @@ def bert_forward(config, batch, seq, predictions):
                                         config["intermediate_size"])
     flops += _mm(batch * seq, config.get("type_vocab_size", 2), h)   # token-type one-hot lookup
     flops += _mm(batch, h, h) + _mm(batch, h, 2)                      # pooler, NSP
-    flops += _mm(batch * predictions, h, h) + _mm(batch * predictions, h, v)  # MLM transform, decoder
+    # MLM transform and decoder (tied to the embedding table)
+    flops += _mm(batch * predictions, h, h) + _mm(batch * predictions, h, v)
     return flops
 
 

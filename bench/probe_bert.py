@@ -3,7 +3,7 @@
 Investigation tool behind the README's "why mixed precision was slower" section:
 
     python -m bench.probe_bert --config=configs/bert_base.json --batch_size=8 --steps=5 \
-        [--variant=NAME ...] [--profile]
+        [--variant=NAME] [--profile]
 
 Builds the training graph of Bert_base/run_pretraining.py (its model_fn, the project's optimizer)
 once on constant synthetic features, opens one fp32 and one bf16 session on it, and alternates their
@@ -44,28 +44,53 @@ def synthetic_features(batch_size, seq_length, max_predictions, vocab_size, seed
     }
 
 
-class _NoHookRecorder:
+VARIANTS = {
+    "baseline": "the graph of run_pretraining.py as it is (loss scale off, as with bf16)",
+    "no_dropout": "hidden and attention dropout 0 (what the stand-in dropout costs)",
+    "loss_scale_dynamic": "--loss_scale=dynamic (the loss-scale path: scaling, finite check, cond)",
+    "hook_fetches": "also fetch what the step hook fetches (lr, mlm_loss, nsp_loss) and run "
+                    "global_step after each step, as common/hooks.py does",
+    "one_hot_embeddings": "--use_one_hot_embeddings (one-hot matmul instead of the gather)",
+}
+
+
+class _CapturingRecorder:
+    """Stands in for RunRecorder: keeps the tensors the step hook would fetch."""
+
+    def __init__(self):
+        self.tensors = {}
+
     def hook(self, loss, tensors):
-        del loss, tensors
+        del loss
+        self.tensors = dict(tensors)
         return tf.train.SessionRunHook()
 
 
-def build(config_path, batch_size, seq_length, max_predictions):
+def build(config_path, batch_size, seq_length, max_predictions, variant="baseline"):
     from absl import flags
     from Bert_base import modeling, run_pretraining
-    flags.FLAGS(["probe", "--loss_scale=off"])
+    loss_scale = "dynamic" if variant == "loss_scale_dynamic" else "off"
+    flags.FLAGS(["probe", "--loss_scale=" + loss_scale])
     bert_config = modeling.BertConfig.from_json_file(config_path)
+    if variant == "no_dropout":
+        bert_config.hidden_dropout_prob = bert_config.attention_probs_dropout_prob = 0.0
     graph = tf.Graph()
+    recorder = _CapturingRecorder()
     with graph.as_default():
         tf.set_random_seed(1)
         features = synthetic_features(batch_size, seq_length, max_predictions,
                                       bert_config.vocab_size)
-        model_fn = run_pretraining.model_fn_builder(bert_config, None, 1e-4, 1000, 100,
-                                                    _NoHookRecorder())
+        model_fn = run_pretraining.model_fn_builder(
+            bert_config, None, 1e-4, 1000, 100, recorder,
+            use_one_hot_embeddings=variant == "one_hot_embeddings")
         spec = model_fn(features, None, tf.estimator.ModeKeys.TRAIN, None)
         fetches = {"train_op": spec.train_op, "loss": spec.loss}
+        extra = None
+        if variant == "hook_fetches":
+            fetches.update(recorder.tensors)
+            extra = tf.train.get_global_step()
         init = tf.global_variables_initializer()
-    return graph, fetches, init
+    return graph, fetches, init, extra
 
 
 def session_config(bf16):
@@ -107,9 +132,11 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--modes", default="fp32,bf16")
+    parser.add_argument("--variant", default="baseline", choices=sorted(VARIANTS))
     args = parser.parse_args(argv)
-    graph, fetches, init = build(args.config, args.batch_size, args.seq_length,
-                                 args.max_predictions)
+    print("variant %s: %s" % (args.variant, VARIANTS[args.variant]), flush=True)
+    graph, fetches, init, extra = build(args.config, args.batch_size, args.seq_length,
+                                        args.max_predictions, args.variant)
     modes = args.modes.split(",")
     sessions = {}
     for mode in modes:
@@ -121,15 +148,18 @@ def main(argv=None):
         for mode in modes:
             t0 = time.time()
             loss = sessions[mode].run(fetches)["loss"]
+            if extra is not None:
+                sessions[mode].run(extra)
             if step >= args.warmup:
                 times[mode].append((time.time() - t0) * 1000)
             print("step %d %s %.0f ms loss %.4f" % (step, mode, (time.time() - t0) * 1000, loss),
                   flush=True)
     for mode in modes:
-        print("RESULT %s median %.1f ms/step (min %.1f max %.1f)" % (
-            mode, statistics.median(times[mode]), min(times[mode]), max(times[mode])), flush=True)
+        t = times[mode]
+        print("RESULT %s %s median %.1f ms/step (min %.1f max %.1f)"
+              % (args.variant, mode, statistics.median(t), min(t), max(t)), flush=True)
     if len(modes) == 2:
-        print("RESULT speedup %.3f" % (statistics.median(times[modes[0]])
+        print("RESULT %s speedup %.3f" % (args.variant, statistics.median(times[modes[0]])
                                        / statistics.median(times[modes[1]])))
     if args.profile:
         for mode in modes:
