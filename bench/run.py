@@ -365,6 +365,22 @@ def fmt_table(rows):
     return "\n".join(lines)
 
 
+def markdown(result):
+    """The table of a bench JSON as Markdown (for the README)."""
+    lines = ["| case | ran | ms/step (min-max) | samples/s | TFLOP/s | of peak | RSS MiB |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in result["rows"]:
+        if not r.get("ok"):
+            lines.append("| %s | failed | | | | | |" % r["name"])
+            continue
+        frac = r.get("fraction_of_peak")
+        lines.append("| %s | %s | %.0f (%.0f-%.0f) | %.2f | %.3f | %s | %.0f |" % (
+            r["name"], "bf16" if "bf16" in (r["precision_ran"] or "") else "fp32",
+            r["ms_per_step"], r["ms_min"], r["ms_max"], r["samples_per_sec"], r["tflops"],
+            "%.0f %%" % (100 * frac) if frac else "-", r["peak_rss_mib"]))
+    return "\n".join(lines)
+
+
 def report(result):
     out = ["", "=== machine: %(cpu)s, %(isa)s, %(cores)d cores, oneDNN %(onednn)s, TF "
            "%(tensorflow)s; mixed precision runs as: %(mixed_runs_as)s" % result["machine"]]
@@ -418,9 +434,15 @@ def main(argv=None):
     parser.add_argument("--write_baseline", action="store_true",
                         help="also write the result as the new --baseline")
     parser.add_argument("--peak_size", type=int, default=2048)
+    parser.add_argument("--markdown", default=None, metavar="JSON",
+                        help="print the table of an earlier run's JSON as Markdown and exit")
     parser.add_argument("--repeats", type=int, default=1, help="run the whole list this many "
                         "times, interleaved, pooling each case's timed steps (shared cores)")
     args = parser.parse_args(argv)
+    if args.markdown:
+        with open(args.markdown) as f:
+            print(markdown(json.load(f)))
+        return 0
     warmup = args.warmup if args.warmup is not None else (2 if args.quick else 3)
     timed = args.steps if args.steps is not None else (3 if args.quick else 5)
     cases = suite(args.quick)
