@@ -179,3 +179,13 @@ def test_xlnet_flops_match_the_graph():
     counted = _graph_matmul_flops(graph)
     # The analytic count leaves out the sinusoid outer product of the position embedding.
     assert counted == pytest.approx(flops.xlnet_forward(config, bsz, seq, mem, pred), rel=0.01)
+
+
+def test_make_bench_runs_the_bench_and_make_test_does_not():
+    def dry_run(*args):
+        return subprocess.run(["make", "-n", "--no-print-directory"] + list(args), cwd=REPO_ROOT,
+                              stdout=subprocess.PIPE, universal_newlines=True, timeout=60).stdout
+    assert "-m bench --quick" in dry_run("bench", "BENCH=quick")
+    full = dry_run("bench")
+    assert "-m bench" in full and "--quick" not in full
+    assert "-m bench" not in dry_run("test")
