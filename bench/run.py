@@ -379,18 +379,21 @@ def markdown(result):
             r["ms_per_step"], r["ms_min"], r["ms_max"], r["samples_per_sec"], r["tflops"],
             "%.0f %%" % (100 * frac) if frac else "-", r["peak_rss_mib"]))
     speedups, overheads, scaling = derived(result["rows"])
-    lines += ["", "| mixed vs fp32 | fp32 ms | mixed ms | speedup |", "|---|---:|---:|---:|"]
-    lines += ["| %s | %.0f | %.0f | %.2f× |" % (x["name"], x["fp32_ms"], x["mixed_ms"],
-                                                x["speedup"]) for x in speedups]
-    lines += ["", "| real vs synthetic input | synthetic ms | real ms | overhead |",
-              "|---|---:|---:|---:|"]
-    lines += ["| %s | %.0f | %.0f | %+.1f %% |" % (x["name"], x["synthetic_ms"], x["real_ms"],
-                                                  100 * x["overhead"]) for x in overheads]
-    lines += ["", "| scaling case | ms/sample | reference ms/sample | time ratio | FLOP ratio |",
-              "|---|---:|---:|---:|---:|"]
-    lines += ["| %s | %.0f | %.0f | %.2f | %.2f |" % (
-        x["name"], x["ms_per_sample"], x["reference_ms_per_sample"], x["ratio"], x["flop_ratio"])
-        for x in scaling]
+    if speedups:
+        lines += ["", "| mixed vs fp32 | fp32 ms | mixed ms | speedup |", "|---|---:|---:|---:|"]
+        lines += ["| %s | %.0f | %.0f | %.2f× |" % (x["name"], x["fp32_ms"], x["mixed_ms"],
+                                                    x["speedup"]) for x in speedups]
+    if overheads:
+        lines += ["", "| real vs synthetic input | synthetic ms | real ms | overhead |",
+                  "|---|---:|---:|---:|"]
+        lines += ["| %s | %.0f | %.0f | %+.1f %% |" % (x["name"], x["synthetic_ms"], x["real_ms"],
+                                                      100 * x["overhead"]) for x in overheads]
+    if scaling:
+        lines += ["", "| scaling case | ms/sample | reference ms/sample | time ratio | FLOP ratio |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += ["| %s | %.0f | %.0f | %.2f | %.2f |" % (
+            x["name"], x["ms_per_sample"], x["reference_ms_per_sample"], x["ratio"],
+            x["flop_ratio"]) for x in scaling]
     return "\n".join(lines)
 
 
