@@ -189,3 +189,29 @@ def test_make_bench_runs_the_bench_and_make_test_does_not():
     full = dry_run("bench")
     assert "-m bench" in full and "--quick" not in full
     assert "-m bench" not in dry_run("test")
+
+
+def test_synthetic_input_repeats_the_first_batch_and_keeps_params():
+    import types
+    from common import synthetic_input
+    seen = []
+
+    def input_fn(params):
+        seen.append(params)
+        return tf.data.Dataset.range(10).batch(3)
+
+    off = types.SimpleNamespace(synthetic_data=False)
+    assert synthetic_input.maybe_synthetic(input_fn, off) is input_fn
+    wrapped = synthetic_input.maybe_synthetic(input_fn, types.SimpleNamespace(synthetic_data=True))
+    graph = tf.Graph()
+    with graph.as_default():
+        batch = tf.data.make_one_shot_iterator(wrapped({"batch_size": 3})).get_next()
+        with tf.Session() as sess:
+            batches = [list(sess.run(batch)) for _ in range(5)]
+    assert batches == [[0, 1, 2]] * 5 and seen == [{"batch_size": 3}]
+    # An input_fn without `params` (Estimator then passes none) is called without it.
+    no_params = synthetic_input.synthetic(lambda: tf.data.Dataset.range(4))
+    with tf.Graph().as_default():
+        first = tf.data.make_one_shot_iterator(no_params()).get_next()
+        with tf.Session() as sess:
+            assert [sess.run(first) for _ in range(3)] == [0, 0, 0]
