@@ -16,7 +16,7 @@ DEMO_OUT := $(CURDIR)/demo_output
 # Lines of a run shown while it goes (the whole log is kept under DEMO_OUT).
 PROGRESS := ^(step = |note: |device: |cpu: |group conv|resuming|training |error: )
 
-.PHONY: setup test test-tf1 demo clean-cache
+.PHONY: setup test test-tf1 demo bench clean-cache
 
 setup: $(STAMP)
 
@@ -61,6 +61,12 @@ demo: setup
 	$(VPY) -m common.compare --base=$(DEMO_OUT)/compare_force_fp32/0/results_perf.json \
 	  --test=$(DEMO_OUT)/compare_allow_mix_precision/0/results_perf.json \
 	  --base_label=fp32 --test_label=mixed --every=20 --plot=$(DEMO_OUT)/fp32_vs_mixed.png
+
+# Training speed of every model against this machine's measured matmul peak (not part of `make test`):
+# table on stdout, JSON in bench_results/bench.json, differences to bench/baseline.json.
+# `make bench BENCH=quick` runs the short version.
+bench: setup
+	$(VPY) -m bench $(if $(filter quick,$(BENCH)),--quick)
 
 clean-cache:
 	rm -rf .cache

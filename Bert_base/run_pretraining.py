@@ -27,6 +27,7 @@ from common import flags as common_flags
 from common.demo_data.text import results_task_name
 from common.npu_compat import NPUEstimatorSpec
 from common.results import RunRecorder
+from common import synthetic_input
 
 common_flags.define_common_flags()
 # The delivery's name of the loss-scale flag (-1 off, 0 dynamic, >= 1 static).
@@ -169,7 +170,8 @@ def run():
             FLAGS.train_batch_size, runtime.rank_id, runtime.rank_size, seed=FLAGS.seed)
         with recorder.timed("train"):
             try:
-                estimator.train(input_fn=train_input_fn, max_steps=FLAGS.num_train_steps)
+                estimator.train(input_fn=synthetic_input.maybe_synthetic(train_input_fn, FLAGS),
+                                max_steps=FLAGS.num_train_steps)
             except tf.errors.DataLossError as err:
                 raise ValueError("--input_file=%s: corrupt TFRecord data (%s)"
                                  % (FLAGS.input_file, str(err).strip().splitlines()[0]))

@@ -33,6 +33,7 @@ from common import checkpoint_utils, cli, npu_runconfig, optimization  # noqa: E
 from common import flags as common_flags  # noqa: E402
 from common.npu_compat import NPUEstimatorSpec  # noqa: E402
 from common.results import RunRecorder  # noqa: E402
+from common.synthetic_input import maybe_synthetic  # noqa: E402
 from ResNext50 import build_imagenet_data, checkpoints, modeling, preprocessing  # noqa: E402
 
 IMAGENET_TRAIN_IMAGES = 1281167
@@ -301,6 +302,8 @@ def run():
             train_files, True, FLAGS.batch_size, FLAGS.image_size, num_classes,
             FLAGS.label_offset, runtime.rank_size, runtime.rank_id, FLAGS.random_flip,
             seed=FLAGS.seed, min_crop_area=FLAGS.min_crop_area)
+
+    train_input_fn = maybe_synthetic(train_input_fn, FLAGS)
 
     def eval_input_fn(params=None):
         # The job's evaluation: rank 0 alone, over the whole validation set (not one shard).

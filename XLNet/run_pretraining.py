@@ -40,6 +40,7 @@ from common.atomic_io import write_text
 from common.demo_data.text import results_task_name
 from common.npu_compat import NPUEstimatorSpec
 from common.results import RunRecorder
+from common import synthetic_input
 
 common_flags.define_common_flags()
 flags.DEFINE_string("record_info_dir", None, "Folder(s), comma-separated, of record_info-*.json "
@@ -185,8 +186,9 @@ def run():
                  FLAGS.num_predict, FLAGS.bi_data), flush=True)
         with recorder.timed("train"):
             try:
-                estimator.train(input_fn(train_info, seed=FLAGS.seed),
-                                max_steps=FLAGS.train_steps)
+                train_input_fn = synthetic_input.maybe_synthetic(
+                    input_fn(train_info, seed=FLAGS.seed), FLAGS)
+                estimator.train(train_input_fn, max_steps=FLAGS.train_steps)
             except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
                 raise _corrupt(err)
         if FLAGS.export_dir:

@@ -89,6 +89,9 @@ def define_common_flags(fp16_loss_scale="dynamic"):
                       "(TF_DETERMINISTIC_OPS=1), for bit-identical reruns on CPU.")
     flags.DEFINE_string("results_json", None,
                         "Where to write the results JSON (default: <output dir>/results.json).")
+    flags.DEFINE_bool("synthetic_data", False, "Benchmarking: train on the first batch of the "
+                      "input, read once and repeated from memory (no I/O per step; "
+                      "common/synthetic_input.py).")
     flags.DEFINE_integer("timing_skip_steps", 5,
                          "Steps excluded from ms/step and throughput (graph build, compilation, "
                          "warm caches).", lower_bound=0)

@@ -10,7 +10,7 @@ import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 READMES = ["README.md", "Bert_base/README.md", "ResNext50/README.md", "Albert/README.md",
-           "XLNet/README.md",
+           "XLNet/README.md", "bench/README.md",
            "common/README.md"]
 DOCSTRING_SCRIPTS = ["Bert_base/export_checkpoint.py", "Bert_base/create_pretraining_data.py",
                      "Bert_base/convert_hf_checkpoint.py", "Bert_base/run_classifier.py",
