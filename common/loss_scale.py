@@ -17,6 +17,8 @@ The current scale is `optimizer.loss_scale` and the overflow flag `optimizer.ove
 """
 import tensorflow.compat.v1 as tf
 
+from common.wrapped_optimizer import WrappedOptimizer
+
 
 class FixedLossScaleManager:
     """A constant loss scale."""
@@ -106,13 +108,12 @@ def all_finite(grads):
     return tf.reduce_all(tf.stack(checks)) if checks else tf.constant(True)
 
 
-class LossScaleOptimizer(tf.train.Optimizer):
+class LossScaleOptimizer(WrappedOptimizer):
     """Wraps an optimizer: scaled loss in, unscaled gradients out, overflowing steps skipped."""
 
     def __init__(self, opt, loss_scale_manager, is_distributed=False):
-        super().__init__(use_locking=False, name="LossScaleOptimizer")
+        super().__init__(opt, name="LossScaleOptimizer")
         del is_distributed  # single device on the fallback
-        self._opt = opt
         self._manager = loss_scale_manager
         self.loss_scale = loss_scale_manager.get_loss_scale()
         self.overflow = None  # set by apply_gradients
@@ -142,12 +143,3 @@ class LossScaleOptimizer(tf.train.Optimizer):
             update = apply()
         with tf.control_dependencies([update]):
             return tf.group(self._manager.update_loss_scale(finite), name="loss_scaled_update")
-
-    def get_slot(self, var, name):
-        return self._opt.get_slot(var, name)
-
-    def get_slot_names(self):
-        return self._opt.get_slot_names()
-
-    def variables(self):
-        return self._opt.variables()

@@ -20,6 +20,7 @@ import os
 import tensorflow.compat.v1 as tf
 
 from common import cluster
+from common.wrapped_optimizer import WrappedOptimizer
 
 DEFAULT_OP_TIMEOUT_SEC = 1800
 
@@ -124,7 +125,7 @@ def _all_reduce_packed(tensors):
     return out
 
 
-class DistributedOptimizer(tf.train.Optimizer):
+class DistributedOptimizer(WrappedOptimizer):
     """Gradients all-reduced to the job's mean in compute_gradients (Ascend's semantics).
 
     tf.train.Optimizer under a strategy divides the loss by the replica count before
@@ -137,8 +138,7 @@ class DistributedOptimizer(tf.train.Optimizer):
     """
 
     def __init__(self, opt):
-        super().__init__(use_locking=False, name="DistributedOptimizer")
-        self._opt = opt
+        super().__init__(opt, name="DistributedOptimizer")
 
     def compute_gradients(self, loss, var_list=None, **kwargs):
         grads_and_vars = self._opt.compute_gradients(loss, var_list=var_list, **kwargs)
@@ -155,12 +155,3 @@ class DistributedOptimizer(tf.train.Optimizer):
             grads_and_vars = [(g / float(replicas) if g is not None else None, v)
                               for g, v in grads_and_vars]
         return self._opt.apply_gradients(grads_and_vars, global_step=global_step, name=name)
-
-    def get_slot(self, var, name):
-        return self._opt.get_slot(var, name)
-
-    def get_slot_names(self):
-        return self._opt.get_slot_names()
-
-    def variables(self):
-        return self._opt.variables()
