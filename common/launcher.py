@@ -35,6 +35,7 @@ import threading
 import time
 
 from common import cluster
+from common import report as report_module
 from common.atomic_io import write_json
 
 KILL_GRACE_SEC = 5.0
@@ -240,13 +241,14 @@ def read_rank_results(output_root, run_name, ranks, since):
         path = os.path.join(output_root, str(rank.device_id), "results_%s.json" % run_name)
         if not os.path.isfile(path) or os.path.getmtime(path) < since:
             raise LaunchError("error: rank %d wrote no results (%s)" % (rank.rank_id, path))
-        with open(path) as f:
-            per_rank[rank.rank_id] = json.load(f)
+        try:
+            per_rank[rank.rank_id] = report_module.load_results(path)
+        except report_module.ReportError as exc:
+            raise LaunchError("error: rank %d: %s" % (rank.rank_id, exc))
     return per_rank
 
 
 def report(args, ranks_run, rank_size, started):
-    from common import report as report_module
     per_rank = read_rank_results(args.output_root, args.run_name, ranks_run, started)
     job = combine_results(per_rank, rank_size)
     path = os.path.join(args.output_root, "results_%s_%dp.json" % (args.run_name, rank_size))

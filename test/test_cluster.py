@@ -193,3 +193,14 @@ def test_8p_script_bad_cluster_flags(tmp_path, flag, message):
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1] == message
     assert not list(tmp_path.glob("*/results_*.json"))
+
+
+def test_a_rank_without_usable_results_is_named(tmp_path):
+    ranks, _ = launcher.job_ranks(rank_size=2)
+    for rank, text in zip(ranks, ('{"batch_size": 4, "throughput": 1.0, "ms_per_step": 2.0, '
+                                  '"loss_history": [[0, 0.5]]}', '{"batch_size": 4')):
+        (tmp_path / str(rank.device_id)).mkdir()
+        (tmp_path / str(rank.device_id) / "results_perf.json").write_text(text)
+    with pytest.raises(launcher.LaunchError, match=r"rank 1: results file .* is not valid JSON"):
+        launcher.read_rank_results(str(tmp_path), "perf", ranks, since=0)
+    assert list(launcher.read_rank_results(str(tmp_path), "perf", ranks[:1], since=0)) == [0]
