@@ -13,9 +13,12 @@ the bf16 rewrite inserted.
 """
 import argparse
 import collections
+import contextlib
+import functools
 import statistics
 import sys
 import time
+from unittest import mock
 
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -51,6 +54,9 @@ VARIANTS = {
     "hook_fetches": "also fetch what the step hook fetches (lr, mlm_loss, nsp_loss) and run "
                     "global_step after each step, as common/hooks.py does",
     "one_hot_embeddings": "--use_one_hot_embeddings (one-hot matmul instead of the gather)",
+    "unfused_adam": "AdamWeightDecayOptimizer(fused=False): the original's op-by-op update "
+                    "instead of the fused Adam kernel",
+    "gelu_cube": "gelu with x * x * x instead of tf.pow(x, 3)",
 }
 
 
@@ -69,6 +75,7 @@ class _CapturingRecorder:
 def build(config_path, batch_size, seq_length, max_predictions, variant="baseline"):
     from absl import flags
     from Bert_base import modeling, run_pretraining
+    from common import optimization
     loss_scale = "dynamic" if variant == "loss_scale_dynamic" else "off"
     flags.FLAGS(["probe", "--loss_scale=" + loss_scale])
     bert_config = modeling.BertConfig.from_json_file(config_path)
@@ -76,7 +83,17 @@ def build(config_path, batch_size, seq_length, max_predictions, variant="baselin
         bert_config.hidden_dropout_prob = bert_config.attention_probs_dropout_prob = 0.0
     graph = tf.Graph()
     recorder = _CapturingRecorder()
-    with graph.as_default():
+    unfused = (mock.patch.object(optimization, "AdamWeightDecayOptimizer", functools.partial(
+        optimization.AdamWeightDecayOptimizer, fused=False)) if variant == "unfused_adam"
+               else contextlib.nullcontext())
+    from common import transformer
+    import math
+    def gelu_cube(x):
+        cdf = 0.5 * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * (x * x * x))))
+        return x * cdf
+    cube = (mock.patch.object(transformer, "gelu", gelu_cube) if variant == "gelu_cube"
+            else contextlib.nullcontext())
+    with graph.as_default(), unfused, cube:
         tf.set_random_seed(1)
         features = synthetic_features(batch_size, seq_length, max_predictions,
                                       bert_config.vocab_size)

@@ -13,13 +13,23 @@ GRADS = [np.array([[0.5, -1.0], [2.0, 0.25]], np.float32),
 INIT = np.array([[0.3, -0.2], [0.1, 0.8]], np.float32)
 
 
-def numpy_adam_like(param, grads, lr, wd, decay, lamb, b1=0.9, b2=0.999, eps=1e-6):
-    m = np.zeros_like(param)
-    v = np.zeros_like(param)
+def numpy_adam_like(param, grads, lr, wd, decay, lamb, b1=0.9, b2=0.999, eps=1e-6,
+                    kernel_form=False):
+    """BERT's formula in float64. kernel_form: as TensorFlow's fused Adam kernel forms the moments,
+    m += (g - m) * (1 - beta1) with 1 - beta1 taken in float32 (1 - float32(0.999) is 0.99998713e-3)."""
+    m = np.zeros_like(param, np.float64)
+    v = np.zeros_like(param, np.float64)
     p = param.astype(np.float64)
+    gain1, gain2 = ((float(np.float32(1) - np.float32(b1)), float(np.float32(1) - np.float32(b2)))
+                    if kernel_form else (1 - b1, 1 - b2))
     for g in grads:
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
+        g = g.astype(np.float64)
+        if kernel_form:
+            m = m + (g - m) * gain1
+            v = v + (g * g - v) * gain2
+        else:
+            m = b1 * m + gain1 * g
+            v = b2 * v + gain2 * g * g
         update = m / (np.sqrt(v) + eps)
         if decay:
             update = update + wd * p
@@ -31,34 +41,57 @@ def numpy_adam_like(param, grads, lr, wd, decay, lamb, b1=0.9, b2=0.999, eps=1e-
     return p, m, v
 
 
-def run_steps(opt_factory, var_name):
+def run_steps(opt_factory, var_name, use_resource=None, init=INIT, grads=GRADS):
     graph = tf.Graph()
     with graph.as_default():
         with tf.variable_scope(var_name.rsplit("/", 1)[0]):
-            var = tf.get_variable(var_name.rsplit("/", 1)[1], initializer=INIT)
-        grad = tf.placeholder(tf.float32, INIT.shape)
+            var = tf.get_variable(var_name.rsplit("/", 1)[1], initializer=init,
+                                  use_resource=use_resource)
+        grad = tf.placeholder(tf.float32, init.shape)
         opt = opt_factory()
         op = opt.apply_gradients([(grad, var)])
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
-            for g in GRADS:
+            for g in grads:
                 sess.run(op, {grad: g})
             names = sorted(v.op.name for v in tf.global_variables())
             return sess.run(var), names, sess.run(opt.get_slot(var, "m")), sess.run(opt.get_slot(var, "v"))
 
 
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("use_resource", [True, False])
 @pytest.mark.parametrize("var_name, decays", [("layer_0/dense/kernel", True),
                                               ("layer_0/LayerNorm/gamma", False),
                                               ("layer_0/dense/bias", False)])
-def test_adam_weight_decay_matches_numpy(var_name, decays):
+def test_adam_weight_decay_matches_numpy(var_name, decays, use_resource, fused):
     got, names, m, v = run_steps(lambda: optimization.AdamWeightDecayOptimizer(
-        0.01, weight_decay_rate=0.1,
-        exclude_from_weight_decay=optimization.DEFAULT_DECAY_EXCLUSIONS), var_name)
-    want, want_m, want_v = numpy_adam_like(INIT, GRADS, 0.01, 0.1, decays, lamb=False)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+        0.01, weight_decay_rate=0.1, fused=fused,
+        exclude_from_weight_decay=optimization.DEFAULT_DECAY_EXCLUSIONS), var_name, use_resource)
+    want, want_m, want_v = numpy_adam_like(INIT, GRADS, 0.01, 0.1, decays, lamb=False,
+                                           kernel_form=fused)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(m, want_m, rtol=1e-5)
     np.testing.assert_allclose(v, want_v, rtol=1e-5)
     assert names == sorted([var_name, var_name + "/adam_m", var_name + "/adam_v"])
+
+
+@pytest.mark.parametrize("use_resource", [True, False])
+def test_fused_adam_tracks_the_op_by_op_formula(use_resource):
+    # 200 steps on 4096 values. The kernel's 1 - beta2 is 1.3e-5 (relative) below the original's
+    # 0.001, so v is that much smaller, each step up to 6.5e-6 (relative) longer: after 200 steps of
+    # lr 1e-3 at most 200 * 1e-3 * 6.5e-6 = 1.3e-6 apart, plus float32 rounding.
+    rng = np.random.RandomState(0)
+    init = rng.normal(0, 0.02, (64, 64)).astype(np.float32)
+    grads = [rng.normal(0, 1e-2, init.shape).astype(np.float32) for _ in range(200)]
+    runs = {fused: run_steps(lambda: optimization.AdamWeightDecayOptimizer(
+        1e-3, weight_decay_rate=0.01, fused=fused), "layer_0/dense/kernel", use_resource,
+        init, grads) for fused in (True, False)}
+    (fused_p, fused_names, fused_m, fused_v), (ref_p, ref_names, ref_m, ref_v) = runs[True], runs[False]
+    assert fused_names == ref_names
+    assert np.abs(ref_p - init).mean() > 0.02  # it moved: 200 steps of up to lr each
+    np.testing.assert_allclose(fused_p, ref_p, rtol=0, atol=1.6e-6)
+    np.testing.assert_allclose(fused_m, ref_m, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(fused_v, ref_v, rtol=3e-5, atol=1e-12)
 
 
 @pytest.mark.parametrize("var_name, decays", [("enc/attention/query/kernel", True),
