@@ -15,6 +15,7 @@ import argparse
 import collections
 import contextlib
 import functools
+import math
 import statistics
 import sys
 import time
@@ -72,10 +73,26 @@ class _CapturingRecorder:
         return tf.train.SessionRunHook()
 
 
+def _gelu_cube(x):
+    """gelu with x * x * x for tf.pow(x, 3): Mul is on the bf16 rewrite's infer list, Pow is not."""
+    cdf = 0.5 * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * (x * x * x))))
+    return x * cdf
+
+
+def _variant_patch(variant):
+    """The code change a variant makes while the graph is built (nothing for the others)."""
+    from common import optimization, transformer
+    if variant == "unfused_adam":
+        return mock.patch.object(optimization, "AdamWeightDecayOptimizer", functools.partial(
+            optimization.AdamWeightDecayOptimizer, fused=False))
+    if variant == "gelu_cube":
+        return mock.patch.object(transformer, "gelu", _gelu_cube)
+    return contextlib.nullcontext()
+
+
 def build(config_path, batch_size, seq_length, max_predictions, variant="baseline"):
     from absl import flags
     from Bert_base import modeling, run_pretraining
-    from common import optimization
     loss_scale = "dynamic" if variant == "loss_scale_dynamic" else "off"
     flags.FLAGS(["probe", "--loss_scale=" + loss_scale])
     bert_config = modeling.BertConfig.from_json_file(config_path)
@@ -83,17 +100,7 @@ def build(config_path, batch_size, seq_length, max_predictions, variant="baselin
         bert_config.hidden_dropout_prob = bert_config.attention_probs_dropout_prob = 0.0
     graph = tf.Graph()
     recorder = _CapturingRecorder()
-    unfused = (mock.patch.object(optimization, "AdamWeightDecayOptimizer", functools.partial(
-        optimization.AdamWeightDecayOptimizer, fused=False)) if variant == "unfused_adam"
-               else contextlib.nullcontext())
-    from common import transformer
-    import math
-    def gelu_cube(x):
-        cdf = 0.5 * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * (x * x * x))))
-        return x * cdf
-    cube = (mock.patch.object(transformer, "gelu", gelu_cube) if variant == "gelu_cube"
-            else contextlib.nullcontext())
-    with graph.as_default(), unfused, cube:
+    with graph.as_default(), _variant_patch(variant):
         tf.set_random_seed(1)
         features = synthetic_features(batch_size, seq_length, max_predictions,
                                       bert_config.vocab_size)
