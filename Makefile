@@ -63,7 +63,7 @@ demo: setup
 	  --base_label=fp32 --test_label=mixed --every=20 --plot=$(DEMO_OUT)/fp32_vs_mixed.png
 
 # Training speed of every model against this machine's measured matmul peak (not part of `make test`):
-# table on stdout, JSON in bench_results/bench.json, differences to bench/baseline.json.
+# table on stdout, JSON in bench_results/bench.json, differences to the baseline of this CPU (bench/baselines/).
 # `make bench BENCH=quick` runs the short version.
 bench: setup
 	$(VPY) -m bench $(if $(filter quick,$(BENCH)),--quick)

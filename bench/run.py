@@ -7,10 +7,10 @@ timing. Per case: ms/step (median, min, max), samples/sec, achieved TFLOP/s from
 the fraction of the matmul peak of the precision that ran (measured here by bench/peak.py) and the
 process's peak RSS. Then: mixed-vs-fp32 speedups, real-vs-synthetic input overhead, scaling rows
 (time per sample at two batch sizes / two sequence lengths), the targets of issue 10 with whether
-this machine can check them, and the differences to a baseline JSON.
+this machine can check them, and the differences to the committed baseline of this CPU.
 
     python -m bench [--quick] [--only=REGEX] [--json=bench_results/bench.json]
-                    [--baseline=bench/baseline.json] [--write_baseline]
+                    [--baseline=auto|PATH] [--write_baseline]
 """
 import argparse
 import json
@@ -31,7 +31,8 @@ from bench import flops as flop_count  # noqa: E402
 from common import atomic_io, cpu_features  # noqa: E402
 
 DEFAULT_JSON = os.path.join(REPO_ROOT, "bench_results", "bench.json")
-DEFAULT_BASELINE = os.path.join(REPO_ROOT, "bench", "baseline.json")
+# One committed baseline per CPU (model and ISA): times on another CPU are not comparable.
+BASELINE_DIR = os.path.join(REPO_ROOT, "bench", "baselines")
 PRECISIONS = {"fp32": "force_fp32", "mixed": "allow_mix_precision"}
 
 
@@ -349,6 +350,12 @@ def machine_info():
                 load_average_at_start=os.getloadavg()[0])
 
 
+def baseline_path(machine):
+    """bench/baselines/<cpu model and ISA, lower-case, dashes>.json: the baseline of this CPU."""
+    slug = re.sub(r"[^a-z0-9]+", "-", ("%s %s" % (machine["cpu"], machine["isa"])).lower())
+    return os.path.join(BASELINE_DIR, slug.strip("-") + ".json")
+
+
 def fmt_table(rows):
     head = ("case", "ran", "ms/step", "min-max", "samples/s", "TFLOP/s", "of peak", "RSS MiB")
     lines = ["%-52s %-5s %9s %15s %9s %7s %7s %7s" % head]
@@ -426,8 +433,10 @@ def report(result):
         out.append("    %-62s %s (goal %s %g): %s" % (t["target"], value,
                                                        "<=" if t["at_most"] else ">=", t["goal"],
                                                        state))
-    if result.get("baseline"):
-        b = result["baseline"]
+    b = result.get("baseline")
+    if b and b.get("missing"):
+        out.append("=== no baseline for this CPU (%s): --write_baseline writes it" % b["path"])
+    elif b:
         out.append("=== vs baseline %s (%s)" % (b["path"], b["machine"]))
         out += ["    %-52s %8.1f -> %8.1f ms  %.2fx" % line for line in b["lines"]]
         out.append("    regressions (> %d%% slower): %s" % (100 * b["tolerance"],
@@ -445,7 +454,8 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps (default 3)")
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default 5)")
     parser.add_argument("--json", default=DEFAULT_JSON)
-    parser.add_argument("--baseline", default=DEFAULT_BASELINE)
+    parser.add_argument("--baseline", default="auto", help="the baseline JSON to compare with "
+                        "(auto: bench/baselines/ of this CPU)")
     parser.add_argument("--tolerance", type=float, default=0.15)
     parser.add_argument("--write_baseline", action="store_true",
                         help="also write the result as the new --baseline")
@@ -500,17 +510,22 @@ def main(argv=None):
                   duration_sec=time.time() - started, complete=True,
                   note="timings on shared cores are noisy: compare ratios, rerun before trusting "
                        "a regression")
-    if args.baseline and os.path.isfile(args.baseline) and not args.write_baseline:
-        with open(args.baseline) as f:
+    base_path = baseline_path(machine) if args.baseline == "auto" else args.baseline
+    if os.path.isfile(base_path) and not args.write_baseline:
+        with open(base_path) as f:
             baseline = json.load(f)
         lines, regressions = compare_baseline(rows, baseline, args.tolerance)
-        result["baseline"] = dict(path=os.path.relpath(args.baseline, REPO_ROOT),
+        result["baseline"] = dict(path=os.path.relpath(base_path, REPO_ROOT),
                                   machine=baseline.get("machine", {}).get("cpu"), lines=lines,
                                   regressions=regressions, tolerance=args.tolerance)
+    elif not args.write_baseline:
+        result["baseline"] = dict(path=os.path.relpath(base_path, REPO_ROOT), missing=True)
     text = json.dumps(result, indent=1, sort_keys=True)
     atomic_io.write_text(args.json, text + "\n")
     if args.write_baseline:
-        atomic_io.write_text(args.baseline, text + "\n")
+        os.makedirs(os.path.dirname(os.path.abspath(base_path)), exist_ok=True)
+        atomic_io.write_text(base_path, text + "\n")
+        print("bench: wrote the baseline %s" % os.path.relpath(base_path, REPO_ROOT))
     print(report(result), flush=True)
     print("\nbench: %d cases in %.0f s; JSON: %s" % (len(rows), time.time() - started, args.json))
     return 0 if all(r.get("ok") for r in rows) else 1

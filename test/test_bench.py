@@ -1,5 +1,6 @@
 """`make bench` pieces: the analytic FLOP counts (bench/flops.py) against a hand count and against
 the matrix products of the models' real graphs, and the bench's JSON on a 2-step tiny run."""
+import glob
 import json
 import os
 import subprocess
@@ -131,6 +132,20 @@ def test_derived_rows_and_baseline_regressions():
     lines, regressions = bench_run.compare_baseline(rows[:2], {"rows": [
         dict(rows[0], ms_per_step=3000), dict(rows[1], ms_per_step=2000)]}, 0.15)
     assert regressions == [rows[0]["name"]] and len(lines) == 2
+
+
+def test_each_committed_baseline_is_found_for_its_own_cpu():
+    # `make bench` compares with the baseline of the CPU it runs on (times on another CPU are not
+    # comparable): each committed file must sit at the path its own machine record maps to.
+    paths = sorted(glob.glob(os.path.join(REPO_ROOT, "bench", "baselines", "*.json")))
+    assert paths
+    for path in paths:
+        with open(path) as f:
+            baseline = json.load(f)
+        assert bench_run.baseline_path(baseline["machine"]) == path
+        assert baseline["complete"] and all(r["ok"] for r in baseline["rows"])
+    other = bench_run.baseline_path({"cpu": "Some CPU", "isa": "AVX2 only"})
+    assert other.endswith(os.path.join("bench", "baselines", "some-cpu-avx2-only.json"))
 
 
 def test_bench_json_on_a_tiny_run(tmp_path):
