@@ -111,8 +111,12 @@ class AdamWeightDecayOptimizer(_AdamMomentsOptimizer):
         if self.weight_decay_rate and not _matches_any(var.op.name, self.exclude_from_weight_decay):
             apply_decay = (tf.raw_ops.ResourceApplyGradientDescent if resource
                            else tf.raw_ops.ApplyGradientDescent)
-            decay = [apply_decay(var=handle(var), alpha=lr * self.weight_decay_rate,
-                                 delta=tf.identity(var), use_locking=False)]
+            # Not before the gradient exists: the decay needs no gradient, and an in-place write
+            # while the step still reads the weights would change a reference variable under the
+            # forward and backward pass (TF 1.15's default variables have no copy-on-write).
+            with tf.control_dependencies([grad]):
+                decay = [apply_decay(var=handle(var), alpha=lr * self.weight_decay_rate,
+                                     delta=tf.identity(var), use_locking=False)]
         apply_adam = tf.raw_ops.ResourceApplyAdam if resource else tf.raw_ops.ApplyAdam
         with tf.control_dependencies(decay):
             return apply_adam(var=handle(var), m=handle(m), v=handle(v), beta1_power=const(0.0),

@@ -94,6 +94,28 @@ def test_fused_adam_tracks_the_op_by_op_formula(use_resource):
     np.testing.assert_allclose(fused_v, ref_v, rtol=3e-5, atol=1e-12)
 
 
+@pytest.mark.parametrize("use_resource", [True, False])
+def test_fused_decay_waits_for_the_gradient(tf_graph, use_resource):
+    # The decay needs no gradient; without this order it could write a TF 1.15 reference variable
+    # in place while the same step's forward and backward pass still read it (TF 1.15 two-worker
+    # runs then ended 2.5e-5 away from one process, test_multiworker.py).
+    var = tf.get_variable("layer_0/dense/kernel", initializer=INIT, use_resource=use_resource)
+    grad = tf.placeholder(tf.float32, INIT.shape, name="the_gradient")
+    optimization.AdamWeightDecayOptimizer(0.01, weight_decay_rate=0.1).apply_gradients(
+        [(grad, var)])
+    decays = [op for op in tf_graph.get_operations()
+              if op.type in ("ApplyGradientDescent", "ResourceApplyGradientDescent")]
+    assert len(decays) == 1
+    seen, todo = set(), [decays[0]]
+    while todo:
+        op = todo.pop()
+        for parent in [t.op for t in op.inputs] + list(op.control_inputs):
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    assert grad.op in seen
+
+
 @pytest.mark.parametrize("var_name, decays", [("enc/attention/query/kernel", True),
                                               ("enc/LayerNorm/beta", False)])
 def test_lamb_matches_numpy(var_name, decays):
