@@ -435,7 +435,7 @@ def report(result):
                                                        state))
     b = result.get("baseline")
     if b and b.get("missing"):
-        out.append("=== no baseline for this CPU (%s): --write_baseline writes it" % b["path"])
+        out.append("=== no baseline %s: --write_baseline writes this CPU's" % b["path"])
     elif b:
         out.append("=== vs baseline %s (%s)" % (b["path"], b["machine"]))
         out += ["    %-52s %8.1f -> %8.1f ms  %.2fx" % line for line in b["lines"]]

@@ -148,6 +148,16 @@ def test_each_committed_baseline_is_found_for_its_own_cpu():
     assert other.endswith(os.path.join("bench", "baselines", "some-cpu-avx2-only.json"))
 
 
+def test_a_cpu_without_a_baseline_is_told_so():
+    path = sorted(glob.glob(os.path.join(REPO_ROOT, "bench", "baselines", "*.json")))[0]
+    with open(path) as f:
+        result = json.load(f)
+    result["baseline"] = dict(path="bench/baselines/some-cpu.json", missing=True)
+    text = bench_run.report(result)
+    assert "no baseline bench/baselines/some-cpu.json: --write_baseline writes" in text
+    assert "regressions" not in text
+
+
 def test_bench_json_on_a_tiny_run(tmp_path):
     out = tmp_path / "bench.json"
     baseline = tmp_path / "baseline.json"

@@ -15,8 +15,9 @@ INIT = np.array([[0.3, -0.2], [0.1, 0.8]], np.float32)
 
 def numpy_adam_like(param, grads, lr, wd, decay, lamb, b1=0.9, b2=0.999, eps=1e-6,
                     kernel_form=False):
-    """BERT's formula in float64. kernel_form: as TensorFlow's fused Adam kernel forms the moments,
-    m += (g - m) * (1 - beta1) with 1 - beta1 taken in float32 (1 - float32(0.999) is 0.99998713e-3)."""
+    """BERT's formula in float64. kernel_form: the moments as TensorFlow's fused Adam kernel forms
+    them, m += (g - m) * (1 - beta_1) and v += (g^2 - v) * (1 - beta_2), each 1 - beta taken in
+    float32 (1 - float32(0.999) is 0.99998713e-3, where the original multiplies by 0.001)."""
     m = np.zeros_like(param, np.float64)
     v = np.zeros_like(param, np.float64)
     p = param.astype(np.float64)
